@@ -1,1 +1,160 @@
-//! placeholder
+//! The engine: the one interface front ends (the HTTP router, later CRI) use. It opens the
+//! metadata store and the subsystems under the home dir, and answers in API shapes
+//! (`pouch_api`) with `ApiError`s, so front ends never see a subsystem's types. Today it
+//! wraps the image manager (`images`) and host facts (`system`).
+
+mod host;
+mod images;
+mod system;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pouch_image::manager::{ImageManager, ImageManagerConfig};
+use pouch_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Where images are pulled from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryConfig {
+    /// Mirrors of docker.io, tried in order before docker.io (URLs: `http://127.0.0.1:5000`).
+    pub mirrors: Vec<String>,
+    /// Registries spoken to over plain HTTP: `host:port`, `host` or a CIDR.
+    pub insecure: Vec<String>,
+}
+
+/// Everything the engine needs to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Persistent state (`--home-dir`, default /var/lib/pouch).
+    pub home_dir: PathBuf,
+    /// Runtime state (`--exec-root`, default /run/pouch).
+    pub exec_root: PathBuf,
+    pub registry: RegistryConfig,
+    /// Layers downloaded at once per pull.
+    pub max_concurrent_downloads: usize,
+    pub debug: bool,
+    /// What the daemon listens on, as given (`unix:///var/run/pouchd.sock`), for `/info`.
+    pub listen_addresses: Vec<String>,
+}
+
+/// Why the engine could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot create directory {path}: {source} (check the path and permissions)")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("engine id file {path}: {source} (remove it to get a new id)")]
+    Id {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] pouch_store::StoreError),
+    #[error("cannot open the image store: {0}")]
+    Images(#[from] pouch_image::ImageError),
+}
+
+/// The engine: shared by every request (`Arc<Engine>`).
+pub struct Engine {
+    config: EngineConfig,
+    id: String,
+    images: Arc<ImageManager>,
+    shutdown: CancellationToken,
+}
+
+impl Engine {
+    /// Opens the metadata store (`<home>/pouch.redb`) and the image manager.
+    pub fn open(config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        for dir in [&config.home_dir, &config.exec_root] {
+            std::fs::create_dir_all(dir).map_err(|source| EngineError::Dir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let id = engine_id(&config.home_dir)?;
+        let store = Arc::new(Store::open(&config.home_dir.join("pouch.redb"))?);
+        let images = ImageManager::open(
+            ImageManagerConfig {
+                home: config.home_dir.clone(),
+                registry: pouch_image::registry::RegistryConfig {
+                    mirrors: config.registry.mirrors.clone(),
+                    insecure: config.registry.insecure.clone(),
+                },
+                max_concurrent_downloads: config.max_concurrent_downloads.max(1),
+            },
+            store,
+        )?;
+        tracing::debug!(home = %config.home_dir.display(), id = %id, "engine opened");
+        Ok(Arc::new(Engine {
+            config,
+            id,
+            images,
+            shutdown: CancellationToken::new(),
+        }))
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The stable id of this engine (persisted in `<home>/engine-id`).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A token for one long operation (pull, push): cancelled when the engine shuts down,
+    /// and cancellable on its own (a client that went away).
+    pub fn operation_token(&self) -> CancellationToken {
+        self.shutdown.child_token()
+    }
+
+    /// Cancels every running pull and push (SIGTERM).
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+}
+
+/// Reads `<home>/engine-id`, creating it with a fresh uuid from the kernel the first time.
+fn engine_id(home: &Path) -> Result<String, EngineError> {
+    let path = home.join("engine-id");
+    let err = |source| EngineError::Id {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .map_err(err)?
+        .trim()
+        .to_string();
+    let tmp = home.join("engine-id.tmp");
+    std::fs::write(&tmp, format!("{id}\n")).map_err(err)?;
+    std::fs::rename(&tmp, &path).map_err(err)?;
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_id_is_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = engine_id(dir.path()).unwrap();
+        assert_eq!(a.len(), 36, "uuid form: {a}");
+        assert_eq!(engine_id(dir.path()).unwrap(), a);
+        std::fs::write(dir.path().join("engine-id"), "").unwrap();
+        assert_ne!(engine_id(dir.path()).unwrap(), a);
+    }
+}

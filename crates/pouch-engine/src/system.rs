@@ -1,0 +1,245 @@
+//! System answers of the engine: `/version`, `/info` (real host figures) and `/system/df`.
+
+use std::path::Path;
+
+use pouch_api::system::{ComponentVersion, Info, Platform, SystemDf, Version};
+use pouch_api::{ApiError, API_VERSION, MIN_API_VERSION, POUCH_VERSION};
+use serde_json::json;
+
+use crate::{host, Engine};
+
+/// The docker.io index, as Docker names it in `/info`.
+const INDEX_SERVER: &str = "https://index.docker.io/v1/";
+/// The commit pouchd was built from, when the build sets it.
+const GIT_COMMIT: &str = match option_env!("POUCH_GIT_COMMIT") {
+    Some(c) => c,
+    None => "",
+};
+
+impl Engine {
+    /// `GET /version`.
+    pub fn version(&self) -> Version {
+        let uname = pouch_sys::uname();
+        let arch = host::goarch(&uname.machine).to_string();
+        let details = json!({
+            "ApiVersion": API_VERSION,
+            "MinAPIVersion": MIN_API_VERSION,
+            "Os": "linux",
+            "Arch": arch,
+            "KernelVersion": uname.release,
+            "Experimental": "false",
+            "GitCommit": GIT_COMMIT,
+            "GoVersion": "",
+            "BuildTime": "",
+        });
+        Version {
+            platform: Platform {
+                name: "Pouch Engine".to_string(),
+            },
+            components: vec![ComponentVersion {
+                name: "Engine".to_string(),
+                version: POUCH_VERSION.to_string(),
+                details: Some(details),
+            }],
+            version: POUCH_VERSION.to_string(),
+            api_version: API_VERSION.to_string(),
+            min_api_version: MIN_API_VERSION.to_string(),
+            git_commit: GIT_COMMIT.to_string(),
+            go_version: String::new(),
+            os: "linux".to_string(),
+            arch,
+            kernel_version: uname.release,
+            experimental: false,
+            build_time: String::new(),
+        }
+    }
+
+    /// `GET /info`, with figures read from the host.
+    pub fn info(&self) -> Info {
+        let uname = pouch_sys::uname();
+        let os = host::os_release();
+        let cgroup_version = host::cgroup_version();
+        let cg = host::cgroup_features(Path::new("/sys/fs/cgroup"), cgroup_version);
+        let home = self.config.home_dir.display().to_string();
+        Info {
+            id: self.id.clone(),
+            containers: 0,
+            containers_running: 0,
+            containers_paused: 0,
+            containers_stopped: 0,
+            images: self.images.count() as i64,
+            driver: "overlay2".to_string(),
+            driver_status: vec![[
+                "Backing Filesystem".to_string(),
+                host::backing_filesystem(&self.config.home_dir),
+            ]],
+            plugins: json!({
+                "Volume": [],
+                "Network": [],
+                "Authorization": null,
+                "Log": ["json-file"],
+            }),
+            memory_limit: cg.memory_limit,
+            swap_limit: cg.swap_limit,
+            cpu_cfs_period: cg.cpu_cfs_period,
+            cpu_cfs_quota: cg.cpu_cfs_quota,
+            cpu_shares: cg.cpu_shares,
+            cpu_set: cg.cpu_set,
+            pids_limit: cg.pids_limit,
+            ipv4_forwarding: host::ipv4_forwarding(),
+            debug: self.config.debug,
+            nfd: host::open_fds(),
+            n_goroutines: host::threads(),
+            system_time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+            logging_driver: "json-file".to_string(),
+            cgroup_driver: "cgroupfs".to_string(),
+            cgroup_version: cgroup_version.to_string(),
+            n_events_listener: 0,
+            kernel_version: uname.release,
+            operating_system: os.pretty_name,
+            os_version: os.version_id,
+            os_type: "linux".to_string(),
+            architecture: uname.machine,
+            ncpu: host::ncpu(),
+            mem_total: host::mem_total(),
+            index_server_address: INDEX_SERVER.to_string(),
+            registry_config: self.registry_info(),
+            docker_root_dir: home.clone(),
+            pouch_root_dir: home,
+            http_proxy: host::proxy_env("http_proxy"),
+            https_proxy: host::proxy_env("https_proxy"),
+            no_proxy: host::proxy_env("no_proxy"),
+            name: uname.nodename,
+            labels: Vec::new(),
+            experimental_build: false,
+            server_version: POUCH_VERSION.to_string(),
+            runtimes: json!({}),
+            default_runtime: String::new(),
+            swarm: json!({
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": false,
+                "Error": "",
+                "RemoteManagers": null,
+            }),
+            live_restore_enabled: false,
+            isolation: String::new(),
+            init_binary: String::new(),
+            security_options: Vec::new(),
+            warnings: Vec::new(),
+            listen_addresses: self.config.listen_addresses.clone(),
+        }
+    }
+
+    /// Docker's `RegistryConfig` object: docker.io with its mirrors, every insecure
+    /// registry as an index that is not secure, and the insecure CIDRs (loopback always).
+    fn registry_info(&self) -> serde_json::Value {
+        let reg = &self.config.registry;
+        let mirrors: Vec<String> = reg
+            .mirrors
+            .iter()
+            .map(|m| format!("{}/", m.trim_end_matches('/')))
+            .collect();
+        let mut cidrs = vec!["::1/128".to_string(), "127.0.0.0/8".to_string()];
+        let mut indexes = serde_json::Map::new();
+        indexes.insert(
+            "docker.io".to_string(),
+            json!({"Name": "docker.io", "Mirrors": mirrors, "Secure": true, "Official": true}),
+        );
+        for entry in &reg.insecure {
+            if entry.contains('/') {
+                if !cidrs.contains(entry) {
+                    cidrs.push(entry.clone());
+                }
+            } else {
+                indexes.insert(
+                    entry.clone(),
+                    json!({"Name": entry, "Mirrors": [], "Secure": false, "Official": false}),
+                );
+            }
+        }
+        json!({
+            "AllowNondistributableArtifactsCIDRs": null,
+            "AllowNondistributableArtifactsHostnames": null,
+            "InsecureRegistryCIDRs": cidrs,
+            "IndexConfigs": indexes,
+            "Mirrors": mirrors,
+        })
+    }
+
+    /// `GET /system/df`: images with their sizes and the total size of all layers.
+    pub fn disk_usage(&self) -> Result<SystemDf, ApiError> {
+        let (layers_size, images) = self.images.disk_usage()?;
+        Ok(SystemDf {
+            layers_size,
+            images,
+            containers: Vec::new(),
+            volumes: Vec::new(),
+            build_cache: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Engine, EngineConfig, RegistryConfig};
+
+    fn engine(dir: &std::path::Path) -> std::sync::Arc<Engine> {
+        Engine::open(EngineConfig {
+            home_dir: dir.join("home"),
+            exec_root: dir.join("exec"),
+            registry: RegistryConfig {
+                mirrors: vec!["http://127.0.0.1:5000".into()],
+                insecure: vec!["10.0.0.0/8".into(), "reg.local:5000".into()],
+            },
+            max_concurrent_downloads: 3,
+            debug: true,
+            listen_addresses: vec!["unix:///run/x.sock".into()],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn version_names_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let v = engine(dir.path()).version();
+        assert_eq!(v.api_version, "1.44");
+        assert_eq!(v.min_api_version, "1.24");
+        assert_eq!(v.platform.name, "Pouch Engine");
+        assert_eq!(v.components[0].name, "Engine");
+        assert_eq!(v.os, "linux");
+        assert_eq!(v.arch, crate::host::goarch(&pouch_sys::uname().machine));
+        assert_eq!(v.kernel_version, pouch_sys::uname().release);
+    }
+
+    #[test]
+    fn info_has_host_figures_and_registry_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = engine(dir.path());
+        let i = e.info();
+        assert_eq!(i.id, e.id());
+        assert!(i.ncpu >= 1 && i.mem_total > 0);
+        assert_eq!(i.images, 0);
+        assert!(i.debug);
+        assert_eq!(
+            i.docker_root_dir,
+            dir.path().join("home").display().to_string()
+        );
+        assert_eq!(i.listen_addresses, ["unix:///run/x.sock"]);
+        assert!(chrono::DateTime::parse_from_rfc3339(&i.system_time).is_ok());
+        let r = &i.registry_config;
+        assert_eq!(r["Mirrors"][0], "http://127.0.0.1:5000/");
+        assert_eq!(
+            r["IndexConfigs"]["docker.io"]["Mirrors"][0],
+            "http://127.0.0.1:5000/"
+        );
+        assert_eq!(r["IndexConfigs"]["reg.local:5000"]["Secure"], false);
+        let cidrs = r["InsecureRegistryCIDRs"].as_array().unwrap();
+        assert!(cidrs.iter().any(|c| c == "10.0.0.0/8"));
+        assert!(cidrs.iter().any(|c| c == "127.0.0.0/8"));
+        // reopening keeps the id
+        drop(e);
+        assert_eq!(engine(dir.path()).info().id, i.id);
+    }
+}

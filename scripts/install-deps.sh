@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing Pouch need, quietly and only when
+# something is missing (no `apt-get update` when everything is already there).
+#   docker-registry  the CNCF distribution registry the end-to-end tests run on loopback
+#   busybox-static   /bin/busybox, the test images' root filesystem
+#   apache2-utils    htpasswd, for the basic-auth registry
+#   pkg-config gcc libc6-dev  native parts of crates (zstd-sys, ring)
+#   ca-certificates  TLS roots for cargo and registries
+set -euo pipefail
+
+need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev)
+
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "install-deps: missing ${missing[*]} and apt-get is not available: install them by hand" >&2
+  exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: missing ${missing[*]}: run as root" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
