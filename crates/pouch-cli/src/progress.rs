@@ -11,8 +11,10 @@ use std::io::{self, Write};
 
 use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pouch_api::progress::{progress_bar, JsonMessage};
+use pouch_api::progress::JsonMessage;
 use pouch_client::{ClientError, JsonStream};
+
+use crate::output::human_size;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProgressError {
@@ -25,26 +27,55 @@ pub enum ProgressError {
     Io(#[from] io::Error),
 }
 
-/// The text of one message without its id prefix: status, bar or stream text.
-fn body_text(m: &JsonMessage, with_bar: bool) -> String {
+/// docker's `JSONProgress.String()`: a 50-column bar only when the terminal is wider than
+/// 110 columns, then `current/total` in decimal units.
+pub fn docker_progress(current: i64, total: i64, width: u16) -> String {
+    if current <= 0 && total <= 0 {
+        return String::new();
+    }
+    if total <= 0 {
+        return format!("{:>8}", human_size(current));
+    }
+    let percentage = (((current as f64 / total as f64) * 100.0) as i64 / 2).clamp(0, 50) as usize;
+    let bar = if width > 110 {
+        format!(
+            "[{}>{}] ",
+            "=".repeat(percentage),
+            " ".repeat(50 - percentage)
+        )
+    } else {
+        String::new()
+    };
+    let numbers = if current > total {
+        format!("{:>8}", human_size(current))
+    } else {
+        format!("{:>8}/{}", human_size(current), human_size(total))
+    };
+    bar + &numbers
+}
+
+/// The text of one message without its id prefix: status, then the progress for `width`.
+fn body_text(m: &JsonMessage, width: u16) -> String {
     let mut text = m.status.clone().unwrap_or_default();
-    if with_bar {
-        let bar = match (&m.progress, &m.progress_detail) {
-            (Some(p), _) if !p.is_empty() => Some(p.clone()),
-            (_, Some(d)) => match d.current {
-                Some(current) if current > 0 || d.total.unwrap_or(0) > 0 => {
-                    Some(progress_bar(current, d.total))
-                }
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(bar) = bar {
-            text.push(' ');
-            text.push_str(&bar);
+    let progress = match &m.progress_detail {
+        Some(d) if d.current.is_some() || d.total.is_some() => {
+            docker_progress(d.current.unwrap_or(0), d.total.unwrap_or(0), width)
         }
+        _ => m.progress.clone().unwrap_or_default(),
+    };
+    if !progress.is_empty() {
+        text.push(' ');
+        text.push_str(&progress);
     }
     text
+}
+
+/// The width of the terminal on stdout (80 when it cannot be read).
+fn terminal_width() -> u16 {
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(size) if size.ws_col > 0 => size.ws_col,
+        _ => 80,
+    }
 }
 
 fn is_progress_tick(m: &JsonMessage) -> bool {
@@ -101,6 +132,7 @@ struct TermDisplay {
     by_id: HashMap<String, ProgressBar>,
     all: Vec<ProgressBar>,
     style: ProgressStyle,
+    width: u16,
 }
 
 impl TermDisplay {
@@ -112,6 +144,7 @@ impl TermDisplay {
             by_id: HashMap::new(),
             all: Vec::new(),
             style,
+            width: terminal_width(),
         }
     }
 
@@ -132,7 +165,7 @@ impl TermDisplay {
             }
             return;
         }
-        let text = body_text(m, true);
+        let text = body_text(m, self.width);
         match m.id.as_deref().filter(|i| !i.is_empty()) {
             Some(id) => {
                 let full = format!("{id}: {text}");
@@ -235,17 +268,34 @@ mod tests {
     #[test]
     fn bar_text_like_docker() {
         let m = JsonMessage::progress("Downloading", "abc", 1_200_000, Some(3_400_000));
-        let text = body_text(&m, true);
-        assert!(text.starts_with("Downloading [="), "{text}");
-        assert!(text.ends_with("] 1.2MB/3.4MB"), "{text}");
+        let wide = body_text(&m, 120);
+        assert_eq!(
+            wide,
+            format!(
+                "Downloading [{}>{}]    1.2MB/3.4MB",
+                "=".repeat(17),
+                " ".repeat(33)
+            )
+        );
+        assert_eq!(body_text(&m, 80), "Downloading    1.2MB/3.4MB");
         let done = JsonMessage::with_id("Pull complete", "abc");
-        assert_eq!(body_text(&done, true), "Pull complete");
-        let mut no_text = JsonMessage::with_id("Downloading", "abc");
-        no_text.progress_detail = Some(pouch_api::progress::ProgressDetail {
+        assert_eq!(body_text(&done, 120), "Pull complete");
+        let mut no_total = JsonMessage::with_id("Downloading", "abc");
+        no_total.progress_detail = Some(pouch_api::progress::ProgressDetail {
             current: Some(2000),
             total: None,
         });
-        assert_eq!(body_text(&no_text, true), "Downloading 2kB");
+        assert_eq!(body_text(&no_total, 120), "Downloading      2kB");
+        assert_eq!(
+            docker_progress(5, 3, 120),
+            format!("[{}>] {:>8}", "=".repeat(50), "5B")
+        );
+        let text_only = JsonMessage {
+            status: Some("Loading layer".into()),
+            progress: Some("[==>  ] 1kB/2kB".into()),
+            ..Default::default()
+        };
+        assert_eq!(body_text(&text_only, 80), "Loading layer [==>  ] 1kB/2kB");
     }
 
     #[test]

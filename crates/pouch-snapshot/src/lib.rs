@@ -145,10 +145,7 @@ impl Snapshotter {
     }
 }
 
-fn dir_size(
-    dir: &Path,
-    seen: &mut std::collections::HashSet<(u64, u64)>,
-) -> std::io::Result<u64> {
+fn dir_size(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> std::io::Result<u64> {
     use std::os::unix::fs::MetadataExt;
     let mut total = 0;
     for entry in fs::read_dir(dir)? {

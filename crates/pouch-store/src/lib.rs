@@ -54,7 +54,11 @@ impl Store {
     }
 
     /// Reads one record.
-    pub fn get<T: DeserializeOwned>(&self, table: &str, key: &str) -> Result<Option<T>, StoreError> {
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
         let t = match tx.open_table(def(table)) {
             Ok(t) => t,
