@@ -32,7 +32,7 @@ pub fn sniff(head: &[u8]) -> Compression {
 
 /// Wraps `r` in the decompressor its first bytes call for: gzip (all members, as `docker`
 /// and `pigz` may write several), zstd, or none for a plain tar.
-pub fn decompress(mut r: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, ImageError> {
+pub fn decompress<'a>(mut r: Box<dyn Read + 'a>) -> Result<Box<dyn Read + 'a>, ImageError> {
     let mut head = [0u8; 4];
     let mut got = 0;
     while got < head.len() {

@@ -19,7 +19,7 @@ use pouch_api::progress::JsonMessage;
 use pouch_store::{Batch, IMAGES, REFS};
 use serde::{Deserialize, Serialize};
 
-use super::layers::{blob_compression, plain_reader};
+use super::layers::blob_compression;
 use super::manifest::{
     docker_manifest, is_index_type, layer_media_type, manifest_media_type, oci_manifest,
     parse_config, parse_document, select_platform, Document, LayerDesc, DOCKER_MANIFEST, OCI_INDEX,
@@ -29,6 +29,7 @@ use super::record::{now_rfc3339, ref_key, short_id, ImageRecord, LayerRecord};
 use super::resolve::is_id_prefix_of;
 use super::{ImageManager, Inflight};
 use crate::content::{digest_hex, sha256_digest};
+use crate::decompress::decompress;
 use crate::error::ImageError;
 use crate::reference::Reference;
 
@@ -467,7 +468,7 @@ impl ImageManager {
         held: &mut Inflight<'_>,
     ) -> Result<ArchiveFiles, ImageError> {
         let rerr = |e: io::Error| bad_archive(format!("reading the tar: {e}"));
-        let plain = plain_reader(Box::new(input))?;
+        let plain = decompress(Box::new(input))?;
         let mut archive = tar::Archive::new(plain);
         let mut files = HashMap::new();
         let mut links = HashMap::new();

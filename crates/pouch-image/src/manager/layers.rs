@@ -21,35 +21,6 @@ pub(crate) fn diff_id_mismatch(layer: &str, expected: &str, actual: &str) -> Ima
     ))
 }
 
-/// `r` decompressed as its first bytes call for (gzip, zstd or plain), using
-/// `decompress::sniff`. Unlike `decompress::decompress` this takes borrowed readers, so
-/// that progress callbacks and the caller's input need not be `'static`.
-pub(crate) fn plain_reader<'a>(
-    mut r: Box<dyn Read + 'a>,
-) -> Result<Box<dyn Read + 'a>, ImageError> {
-    let mut head = [0u8; 4];
-    let mut got = 0;
-    while got < head.len() {
-        match r.read(&mut head[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(ImageError::io("reading the start of a stream")(e)),
-        }
-    }
-    let head = head[..got].to_vec();
-    let kind = sniff(&head);
-    let whole = io::Cursor::new(head).chain(r);
-    Ok(match kind {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(whole)),
-        Compression::Zstd => Box::new(
-            zstd::stream::read::Decoder::new(whole)
-                .map_err(ImageError::io("starting a zstd decoder"))?,
-        ),
-        Compression::None => Box::new(whole),
-    })
-}
-
 /// The compression of a stored blob, from its first bytes.
 pub(crate) fn blob_compression(path: &std::path::Path) -> Result<Compression, ImageError> {
     let mut head = Vec::with_capacity(4);
@@ -67,7 +38,7 @@ pub(crate) fn unpack_hashed<'a>(
     prepared: &PreparedLayer,
     layer: &str,
 ) -> Result<(u64, String), ImageError> {
-    let plain = plain_reader(reader)?;
+    let plain = crate::decompress::decompress(reader)?;
     let mut hashed = DigestReader::new(plain);
     let stats = unpack_layer(
         &mut hashed,
