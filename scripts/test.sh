@@ -41,10 +41,6 @@ awk '/^test result:/ {
        }
        n++
      }
-     END { printf "test binaries: %d, passed: %d, failed: %d, ignored: %d\n", n, p, f, g }' "$log"
-if [ "$status" -ne 0 ]; then
-  echo "cargo test FAILED (exit $status)"
-else
-  echo "cargo test ok"
-fi
+     END { printf "test binaries: %d\ntotal: %d passed, %d failed, %d skipped\n", n, p, f, g }' "$log"
+[ "$status" -eq 0 ] || echo "cargo test FAILED (exit $status)" >&2
 exit "$status"

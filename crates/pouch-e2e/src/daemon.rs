@@ -320,6 +320,12 @@ impl Daemon {
         cmd::run(self.docker_command(args), None, cmd::DEFAULT_TIMEOUT)
     }
 
+    /// Same, killed after `timeout` (for commands that may wait for input, such as the
+    /// credential prompt the docker CLI shows when the daemon answers 401).
+    pub fn docker_timeout(&self, args: &[&str], timeout: std::time::Duration) -> CmdOutput {
+        cmd::run(self.docker_command(args), None, timeout)
+    }
+
     /// Same, with `stdin` fed to it.
     pub fn docker_stdin(&self, args: &[&str], stdin: Vec<u8>) -> CmdOutput {
         cmd::run(self.docker_command(args), Some(stdin), cmd::DEFAULT_TIMEOUT)

@@ -2,6 +2,8 @@
 //! inspect, history, save, load, rmi, push and login must all work as against Docker.
 //! Assertions are on content (ids, names), not on table layout.
 
+use std::time::Duration;
+
 use pouch_e2e::distribution::RegistryApi;
 use pouch_e2e::fixtures::{self, BUSYBOX_CREATED_BY};
 use pouch_e2e::{setup, Binaries, RegistryOptions};
@@ -145,7 +147,26 @@ fn docker_login_to_a_basic_auth_registry() {
     let host = reg.host();
     let name = format!("{host}/library/busybox:latest");
 
-    d.docker(&["pull", &name]).fails();
+    // Docker answers such a pull with 500 (moby's translatePullError: registry
+    // UNAUTHORIZED -> errdefs.Unknown), never 401: on a 401 the CLI prompts for a
+    // username on stdin instead of failing.
+    let o = d.docker_timeout(&["pull", &name], Duration::from_secs(30));
+    assert!(
+        !o.timed_out,
+        "docker pull waited for input (pouchd answered 401?): {o}"
+    );
+    o.fails();
+    let text = o.combined().to_lowercase();
+    assert!(
+        [
+            "unauthorized",
+            "authentication required",
+            "no basic auth credentials"
+        ]
+        .iter()
+        .any(|w| text.contains(w)),
+        "expected an unauthorized message: {o}"
+    );
     d.docker_stdin(
         &["login", "-u", "alice", "--password-stdin", &host],
         b"wrong".to_vec(),

@@ -59,7 +59,7 @@ fn corrupted_blob_is_refused_and_not_stored() {
     );
     let hex = pouch_e2e::digest_hex(&target);
     assert!(
-        o.combined().contains(&hex[..12]),
+        o.stderr.contains(&hex[..12]),
         "the error should name the corrupted blob {target}: {o}"
     );
     assert_nothing_left(&d);

@@ -9,7 +9,7 @@ use pouch_api::image::{
 };
 use pouch_api::progress::JsonMessage;
 use pouch_api::system::{AuthConfig, AuthResponse};
-use pouch_api::{ApiError, Filters};
+use pouch_api::{ApiError, ErrorKind, Filters};
 use pouch_image::registry::Credentials;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -32,10 +32,10 @@ impl Engine {
         progress: UnboundedSender<JsonMessage>,
         cancel: CancellationToken,
     ) -> Result<String, ApiError> {
-        Ok(self
-            .images
+        self.images
             .pull(reference, credentials(auth), progress, cancel)
-            .await?)
+            .await
+            .map_err(registry_transfer_error)
     }
 
     /// Pushes `reference` to its registry, sending Docker's progress lines (ending with the
@@ -47,10 +47,10 @@ impl Engine {
         progress: UnboundedSender<JsonMessage>,
         cancel: CancellationToken,
     ) -> Result<(), ApiError> {
-        Ok(self
-            .images
+        self.images
             .push(reference, credentials(auth), progress, cancel)
-            .await?)
+            .await
+            .map_err(registry_transfer_error)
     }
 
     /// `POST /auth`: checks the credentials against the registry.
@@ -112,5 +112,17 @@ impl Engine {
         changes: &[String],
     ) -> Result<String, ApiError> {
         Ok(self.images.import(input, reference, message, changes)?)
+    }
+}
+
+/// Pull and push never answer 401, as Docker: a 401 makes the docker CLI prompt for
+/// credentials and retry instead of failing. A refused pull or push is a 500 whose message
+/// says to log in (only `POST /auth` answers 401).
+fn registry_transfer_error(e: pouch_image::ImageError) -> ApiError {
+    let e = ApiError::from(e);
+    if e.kind == ErrorKind::Unauthorized {
+        ApiError::new(ErrorKind::Internal, e.message)
+    } else {
+        e
     }
 }
