@@ -83,6 +83,43 @@ enum Slot {
     Committed(u64),
 }
 
+/// Wall time of each pull phase, logged at the end so benchmarks can say where time went.
+struct Phases {
+    last: std::time::Instant,
+    start: std::time::Instant,
+    marks: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn start() -> Phases {
+        let now = std::time::Instant::now();
+        Phases {
+            last: now,
+            start: now,
+            marks: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = std::time::Instant::now();
+        self.marks.push((phase, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (phase, took) in &self.marks {
+            write!(f, "{phase}={:.1}ms ", took.as_secs_f64() * 1000.0)?;
+        }
+        write!(
+            f,
+            "total={:.1}ms",
+            self.start.elapsed().as_secs_f64() * 1000.0
+        )
+    }
+}
+
 fn cancelled() -> ImageError {
     ImageError::Cancelled("image transfer".to_string())
 }
@@ -118,6 +155,7 @@ impl ImageManager {
     ) -> Result<String, ImageError> {
         let r = Reference::parse(reference)?;
         let p = Progress::new(progress);
+        let mut phases = Phases::start();
         let (repo, top) = cancellable(&cancel, self.registry.resolve(&r, creds)).await??;
         let tag_or_digest = r
             .digest
@@ -126,6 +164,7 @@ impl ImageManager {
         p.status_id(format!("Pulling from {}", r.repository), &tag_or_digest);
 
         let (manifest, parsed) = self.platform_manifest(&r, &repo, &top, &cancel).await?;
+        phases.mark("resolve");
         let config_digest = parsed.config().digest().to_string();
         let config_type = parsed.config().media_type().to_string();
         if config_type != DOCKER_CONFIG && config_type != OCI_CONFIG {
@@ -139,6 +178,7 @@ impl ImageManager {
             self.fetch_config(&repo, &config_digest, &cancel).await?
         };
         let config = parse_config(&config_bytes)?;
+        phases.mark("config");
         let diff_ids = config.diff_ids();
         if diff_ids.len() != parsed.layers().len() {
             return Err(ImageError::InvalidArgument(format!(
@@ -195,6 +235,7 @@ impl ImageManager {
             p.layer(status, &job.id);
         }
         let sizes = self.fetch_layers(&repo, &jobs, &p, &cancel).await?;
+        phases.mark("layers");
 
         let stored = self.content.write_bytes(&config_bytes)?;
         if stored != config_digest {
@@ -246,6 +287,8 @@ impl ImageManager {
             "Downloaded newer image"
         };
         p.status(format!("Status: {status} for {}", r.familiar()));
+        phases.mark("record");
+        tracing::info!(image = %r.familiar(), phases = %phases, "pull phases");
         Ok(id)
     }
 
