@@ -51,16 +51,7 @@ impl Client {
             q.push(("tag", tag.to_string()));
         }
         let path = format!("/images/create{}", query(&q));
-        let response = self
-            .send(
-                Method::POST,
-                &path,
-                true,
-                auth_header(registry_auth),
-                Body::Empty,
-            )
-            .await?;
-        Ok(json_stream(response.into_body(), "pull"))
+        self.registry_stream(&path, registry_auth, "pull").await
     }
 
     /// `POST /images/{name}/push?tag=`: pushes `name` (a repository without tag) at `tag`.
@@ -75,16 +66,27 @@ impl Client {
             q.push(("tag", tag.to_string()));
         }
         let path = format!("/images/{}/push{}", path_escape(name), query(&q));
+        self.registry_stream(&path, registry_auth, "push").await
+    }
+
+    /// `POST path` with the `X-Registry-Auth` header and no body; the answer is a progress
+    /// stream (`what` names it in errors).
+    async fn registry_stream(
+        &self,
+        path: &str,
+        registry_auth: Option<&AuthConfig>,
+        what: &str,
+    ) -> Result<JsonStream, ClientError> {
         let response = self
             .send(
                 Method::POST,
-                &path,
+                path,
                 true,
                 auth_header(registry_auth),
                 Body::Empty,
             )
             .await?;
-        Ok(json_stream(response.into_body(), "push"))
+        Ok(json_stream(response.into_body(), what))
     }
 
     /// `GET /images/json`: lists images (`all` includes intermediate ones).

@@ -49,6 +49,25 @@ impl CmdOutput {
         self
     }
 
+    /// Panics unless the command failed with a message saying it was not authorized (in
+    /// any of the wordings of Pouch, Docker and registries).
+    #[track_caller]
+    pub fn fails_unauthorized(&self) -> &Self {
+        self.fails();
+        let text = self.combined().to_lowercase();
+        assert!(
+            [
+                "unauthorized",
+                "authentication required",
+                "no basic auth credentials"
+            ]
+            .iter()
+            .any(|w| text.contains(w)),
+            "expected an unauthorized message: {self}"
+        );
+        self
+    }
+
     /// Panics unless stdout or stderr contains `needle` (case-insensitive).
     #[track_caller]
     pub fn says(&self, needle: &str) -> &Self {

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 pub use cmd::CmdOutput;
 pub use daemon::{Daemon, DaemonOptions};
-pub use registry::{Registry, RegistryOptions};
+pub use registry::{Registry, RegistryOptions, TokenAuth};
 
 /// The tokio runtime the harness's async parts (proxies, registry client) run on.
 pub fn runtime() -> &'static tokio::runtime::Runtime {

@@ -1,8 +1,10 @@
 //! A real CNCF distribution registry (`/usr/bin/docker-registry`, Debian's build) started
 //! for a test on a free loopback port with a filesystem store in a temporary directory,
-//! optionally behind htpasswd basic auth. Killed and removed on drop.
+//! optionally behind htpasswd basic auth or bearer-token auth. Killed and removed on drop.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,12 +22,33 @@ pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 pub struct RegistryOptions {
     /// Basic auth (htpasswd, bcrypt) with this user and password.
     pub htpasswd: Option<(String, String)>,
+    /// Bearer-token auth (the registry's own `auth.token`); exclusive with `htpasswd`.
+    pub token: Option<TokenAuth>,
+}
+
+/// The registry's `auth.token` settings: clients fetch tokens from `realm`, and the registry
+/// accepts JWTs for `service` from `issuer` signed by a key of `root_cert_bundle`.
+#[derive(Debug, Clone)]
+pub struct TokenAuth {
+    pub realm: String,
+    pub service: String,
+    pub issuer: String,
+    /// PEM certificates whose keys sign the tokens.
+    pub root_cert_bundle: PathBuf,
 }
 
 impl RegistryOptions {
     pub fn with_basic_auth(user: &str, password: &str) -> RegistryOptions {
         RegistryOptions {
             htpasswd: Some((user.to_string(), password.to_string())),
+            ..RegistryOptions::default()
+        }
+    }
+
+    pub fn with_token_auth(token: TokenAuth) -> RegistryOptions {
+        RegistryOptions {
+            token: Some(token),
+            ..RegistryOptions::default()
         }
     }
 }
@@ -41,6 +64,9 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry and waits until `/v2/` answers (200, or 401 with auth).
     pub fn start(opts: RegistryOptions) -> Result<Registry> {
+        if opts.htpasswd.is_some() && opts.token.is_some() {
+            bail!("registry options ask for both htpasswd and token auth: choose one");
+        }
         let mut last_err = None;
         // A free port can be taken between probing and binding: try a few.
         for _ in 0..5 {
@@ -60,15 +86,25 @@ impl Registry {
         let port = crate::free_port();
         let storage = dir.path().join("storage");
         fs::create_dir_all(&storage)?;
-        let mut auth_yaml = String::new();
-        if let Some((user, password)) = &opts.htpasswd {
-            let htpasswd = dir.path().join("htpasswd");
-            write_htpasswd(&htpasswd, user, password)?;
-            auth_yaml = format!(
-                "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
-                htpasswd.display()
-            );
-        }
+        let auth_yaml = match (&opts.htpasswd, &opts.token) {
+            (Some((user, password)), _) => {
+                let htpasswd = dir.path().join("htpasswd");
+                write_htpasswd(&htpasswd, user, password)?;
+                format!(
+                    "auth:\n  htpasswd:\n    realm: pouch-test\n    path: {}\n",
+                    htpasswd.display()
+                )
+            }
+            (None, Some(t)) => format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    \
+                 rootcertbundle: {}\n",
+                t.realm,
+                t.service,
+                t.issuer,
+                t.root_cert_bundle.display()
+            ),
+            (None, None) => String::new(),
+        };
         let config = format!(
             "version: 0.1\n\
              log:\n  level: warn\n  accesslog:\n    disabled: true\n\
@@ -99,11 +135,6 @@ impl Registry {
     }
 
     fn wait_ready(&mut self) -> Result<()> {
-        let url = format!("{}/v2/", self.url());
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(2))
-            .build()?;
         for _ in 0..200 {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -114,13 +145,7 @@ impl Registry {
                     );
                 }
             }
-            let ok = crate::block_on(async {
-                match client.get(&url).send().await {
-                    Ok(r) => r.status().as_u16() == 200 || r.status().as_u16() == 401,
-                    Err(_) => false,
-                }
-            });
-            if ok {
+            if matches!(probe_v2(self.port), Some(200 | 401)) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -160,12 +185,13 @@ impl Registry {
         }
     }
 
-    /// Pushes `image` as `repo:tag` (blocking).
+    /// Pushes `image` as `repo:tag` (blocking: not from inside an async runtime).
     pub fn push(&self, repo: &str, tag: &str, image: &Image) -> Result<()> {
         crate::block_on(self.api().push_image(repo, tag, image))
     }
 
-    /// Pushes a multi-platform `index` and its images as `repo:tag` (blocking).
+    /// Pushes a multi-platform `index` and its images as `repo:tag` (blocking: not from
+    /// inside an async runtime).
     pub fn push_index(&self, repo: &str, tag: &str, index: &Index) -> Result<()> {
         crate::block_on(self.api().push_index(repo, tag, index))
     }
@@ -188,6 +214,25 @@ impl Drop for Registry {
             let _ = child.wait();
         }
     }
+}
+
+/// The status `GET /v2/` gets from 127.0.0.1:`port`, or `None` while nothing answers. Plain
+/// blocking HTTP rather than the harness runtime, so that a registry can be started from
+/// synchronous tests and from async ones (`#[tokio::test]`) alike.
+fn probe_v2(port: u16) -> Option<u16> {
+    let timeout = Duration::from_secs(2);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut conn = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    conn.set_read_timeout(Some(timeout)).ok()?;
+    conn.set_write_timeout(Some(timeout)).ok()?;
+    write!(
+        conn,
+        "GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut status_line = String::new();
+    BufReader::new(conn).read_line(&mut status_line).ok()?;
+    status_line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Writes an htpasswd file with one bcrypt entry (`htpasswd -Bbn`).

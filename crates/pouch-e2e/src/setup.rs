@@ -1,10 +1,13 @@
 //! The set-ups end-to-end tests share: the skip checks in one call, a registry serving
 //! busybox as `library/busybox:latest` (so a pouchd with it as `--registry-mirror` resolves
-//! `busybox` the way a connected machine resolves `docker.io/library/busybox`), and a guard
-//! that removes host paths a test created, even when the test fails.
+//! `busybox` the way a connected machine resolves `docker.io/library/busybox`), a registry
+//! behind a proxy that corrupts one blob, and a guard that removes host paths a test created,
+//! even when the test fails.
 
 use std::path::PathBuf;
 
+use crate::image::Image;
+use crate::proxy::{Corrupt, Proxy, TamperOptions};
 use crate::{fixtures, Binaries, Daemon, DaemonOptions, Must, Registry, RegistryOptions};
 
 /// Root, docker-registry and the Pouch binaries, or `None` (with the reason printed).
@@ -28,6 +31,25 @@ pub fn busybox_mirror(bins: &Binaries) -> (Registry, Daemon) {
     let reg = busybox_registry(RegistryOptions::default());
     let d = Daemon::start(bins, DaemonOptions::with_mirror(&reg.url())).must("start pouchd");
     (reg, d)
+}
+
+/// A registry with [`fixtures::corruptible`] pushed as `test/corrupt:latest`, behind a
+/// tampering proxy that flips one byte of its target blob: (registry, proxy, image, digest of
+/// the corrupted blob).
+pub fn corrupting_proxy() -> (Registry, Proxy, Image, String) {
+    let reg = Registry::start(RegistryOptions::default()).must("start docker-registry");
+    let (img, target) = fixtures::corruptible();
+    reg.push("test/corrupt", "latest", &img)
+        .must("push to the registry");
+    let proxy = Proxy::tamper(
+        &reg.url(),
+        TamperOptions {
+            corrupt: Corrupt::Blob(target.clone()),
+            throttle: None,
+        },
+    )
+    .must("start the proxy");
+    (reg, proxy, img, target)
 }
 
 /// A pouchd with default options.

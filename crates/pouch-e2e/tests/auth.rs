@@ -21,29 +21,13 @@ fn has_auth_for(d: &Daemon, host: &str) -> bool {
         .is_some_and(|m| m.keys().any(|k| k.contains(host)))
 }
 
-#[track_caller]
-fn assert_unauthorized(o: &pouch_e2e::CmdOutput) {
-    o.fails();
-    let text = o.combined().to_lowercase();
-    assert!(
-        [
-            "unauthorized",
-            "authentication required",
-            "no basic auth credentials"
-        ]
-        .iter()
-        .any(|w| text.contains(w)),
-        "expected an unauthorized message: {o}"
-    );
-}
-
 /// The shared flow: no credentials -> refused; wrong password -> login fails; login ->
 /// pull works; logout -> credentials gone and pulls refused again.
 fn login_pull_logout(d: &Daemon, host: &str, user: &str, password: &str) {
     let name = format!("{host}/library/busybox:latest");
     let img = fixtures::busybox();
 
-    assert_unauthorized(&d.pouch(&["pull", &name]));
+    d.pouch(&["pull", &name]).fails_unauthorized();
     d.pouch(&["login", "-u", user, "-p", "wrong-password", host])
         .fails();
     assert!(!has_auth_for(d, host), "a failed login stored credentials");
@@ -62,7 +46,7 @@ fn login_pull_logout(d: &Daemon, host: &str, user: &str, password: &str) {
     d.pouch(&["logout", host]).ok();
     assert!(!has_auth_for(d, host), "logout left credentials behind");
     d.pouch(&["rmi", &name]).ok();
-    assert_unauthorized(&d.pouch(&["pull", &name]));
+    d.pouch(&["pull", &name]).fails_unauthorized();
 }
 
 #[test]

@@ -10,7 +10,7 @@ use pouch_e2e::distribution::RegistryApi;
 use pouch_e2e::fixtures;
 use pouch_e2e::image::{Format, DOCKER_MANIFEST, OCI_INDEX};
 use pouch_e2e::proxy::{Corrupt, Proxy, TamperOptions};
-use pouch_e2e::{block_on, sha256_digest, Must, Registry, RegistryOptions};
+use pouch_e2e::{block_on, setup, sha256_digest, Must, Registry, RegistryOptions};
 
 fn tar_entries(tar: &[u8]) -> Vec<(String, tar::EntryType, Option<String>)> {
     let mut ar = tar::Archive::new(tar);
@@ -145,18 +145,7 @@ fn tamper_proxy_corrupts_only_the_chosen_blob() {
     if !pouch_e2e::require_registry("tamper_proxy_corrupts_only_the_chosen_blob") {
         return;
     }
-    let reg = Registry::start(RegistryOptions::default()).must("start docker-registry");
-    let (img, target) = fixtures::corruptible();
-    reg.push("test/corrupt", "latest", &img)
-        .must("push to the registry");
-    let proxy = Proxy::tamper(
-        &reg.url(),
-        TamperOptions {
-            corrupt: Corrupt::Blob(target.clone()),
-            throttle: None,
-        },
-    )
-    .must("start the proxy");
+    let (_reg, proxy, img, target) = setup::corrupting_proxy();
     let api = RegistryApi::new(&proxy.url());
     let (_, m) = api
         .manifest_blocking("test/corrupt", "latest")

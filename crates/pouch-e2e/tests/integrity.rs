@@ -37,18 +37,7 @@ fn corrupted_blob_is_refused_and_not_stored() {
     let Some(bins) = setup::e2e("corrupted_blob_is_refused_and_not_stored") else {
         return;
     };
-    let reg = Registry::start(RegistryOptions::default()).must("start docker-registry");
-    let (img, target) = fixtures::corruptible();
-    reg.push("test/corrupt", "latest", &img)
-        .must("push to the registry");
-    let proxy = Proxy::tamper(
-        &reg.url(),
-        TamperOptions {
-            corrupt: Corrupt::Blob(target.clone()),
-            throttle: None,
-        },
-    )
-    .must("start the proxy");
+    let (reg, proxy, img, target) = setup::corrupting_proxy();
     let d = setup::daemon(&bins);
 
     let o = d.pouch(&["pull", &format!("{}/test/corrupt:latest", proxy.host())]);

@@ -438,10 +438,7 @@ impl Unpacker<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), ImageError> {
-        let target = entry
-            .link_name_bytes()
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
+        let target = link_target(entry);
         if target.is_empty() {
             return Err(self.hostile(shown, "symlink has no target"));
         }
@@ -480,10 +477,7 @@ impl Unpacker<'_> {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), ImageError> {
-        let target = entry
-            .link_name_bytes()
-            .map(|t| t.into_owned())
-            .unwrap_or_default();
+        let target = link_target(entry);
         let shown_target = String::from_utf8_lossy(&target).into_owned();
         let target_rel = match sanitize(&target) {
             Ok(t) if t.as_os_str().is_empty() => {
@@ -675,6 +669,14 @@ fn sanitize(raw: &[u8]) -> Result<PathBuf, String> {
         }
     }
     Ok(out)
+}
+
+/// The raw link target of a symlink or hard link entry (empty when it has none).
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> Vec<u8> {
+    entry
+        .link_name_bytes()
+        .map(|t| t.into_owned())
+        .unwrap_or_default()
 }
 
 /// Whether a relative symlink target, resolved from the link's directory, climbs above

@@ -1,17 +1,17 @@
 //! The registry client against a real registry: Debian's `docker-registry` (the CNCF
-//! distribution registry) on loopback, open, with htpasswd basic auth, and with bearer tokens
-//! from a small token server in this file (JWTs signed by `openssl`). Tests skip with a
-//! message when a needed program is missing.
+//! distribution registry) on loopback, started by the pouch-e2e harness, open, with htpasswd
+//! basic auth, and with bearer tokens from a small token server in this file (JWTs signed by
+//! `openssl`). Tests skip with a message when a needed program is missing.
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures_util::StreamExt;
+use pouch_e2e::{Must, Registry, RegistryOptions, TokenAuth};
 use pouch_image::content::sha256_digest;
 use pouch_image::reference::Reference;
 use pouch_image::registry::{
@@ -19,8 +19,6 @@ use pouch_image::registry::{
 };
 use pouch_image::ImageError;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
 fn have(program: &str) -> bool {
     Command::new("sh")
@@ -31,118 +29,28 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn skip_unless(programs: &[&str]) -> bool {
-    if !Path::new(REGISTRY_BIN).exists() {
-        eprintln!("skipping: {REGISTRY_BIN} is missing (apt-get install docker-registry)");
+/// Whether `test` must be skipped (the reason printed): docker-registry or one of
+/// `programs` is missing.
+fn skip_unless(test: &str, programs: &[&str]) -> bool {
+    if !pouch_e2e::require_registry(test) {
         return true;
     }
     for p in programs {
         if !have(p) {
-            eprintln!("skipping: {p} is missing");
+            pouch_e2e::skip(test, &format!("{p} is missing"));
             return true;
         }
     }
     false
 }
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    free_port()
-}
-
-/// A `docker-registry` process with a filesystem store in a temp dir; killed on drop.
-struct TestRegistry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-enum RegistryAuth {
-    None,
-    Htpasswd { user: String, pass: String },
-    Token { realm: String, cert: PathBuf },
+/// A registry started by the harness (`docker-registry` with a store in a temp dir).
+fn start_registry(opts: RegistryOptions) -> Registry {
+    Registry::start(opts).must("start docker-registry")
 }
 
 const TOKEN_SERVICE: &str = "pouch-test";
 const TOKEN_ISSUER: &str = "pouch-test-issuer";
-
-impl TestRegistry {
-    fn start(auth: RegistryAuth) -> TestRegistry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let auth_yaml = match auth {
-            RegistryAuth::None => String::new(),
-            RegistryAuth::Htpasswd { user, pass } => {
-                let out = Command::new("htpasswd")
-                    .args(["-Bbn", &user, &pass])
-                    .output()
-                    .unwrap();
-                assert!(out.status.success());
-                let file = dir.path().join("htpasswd");
-                std::fs::write(&file, out.stdout).unwrap();
-                format!(
-                    "auth:\n  htpasswd:\n    realm: r\n    path: {}\n",
-                    file.display()
-                )
-            }
-            RegistryAuth::Token { realm, cert } => format!(
-                "auth:\n  token:\n    realm: {realm}\n    service: {TOKEN_SERVICE}\n    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {}\n",
-                cert.display()
-            ),
-        };
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth_yaml}",
-            dir.path().join("data").display()
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut reg = TestRegistry { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = reg.child.try_wait() {
-                panic!("registry exited with {status}: {}", reg.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "registry did not start: {}",
-                reg.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        reg
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for TestRegistry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// An image made of one random layer and a config, in files.
 struct TestImage {
@@ -230,15 +138,15 @@ fn random_digest() -> String {
 
 #[tokio::test]
 async fn push_resolve_and_pull() {
-    if skip_unless(&[]) {
+    if skip_unless("push_resolve_and_pull", &[]) {
         return;
     }
-    let reg = TestRegistry::start(RegistryAuth::None);
+    let reg = start_registry(RegistryOptions::default());
     let client = RegistryClient::new(RegistryConfig::default());
     let img = TestImage::new(3 << 20);
-    let r = reference(&format!("{}/test/app:v1", reg.addr()));
+    let r = reference(&format!("{}/test/app:v1", reg.host()));
     let repo = client.repository(&r, None);
-    assert_eq!(repo.endpoint(), reg.addr());
+    assert_eq!(repo.endpoint(), reg.host());
 
     // Blob upload with progress.
     let (layer_d, layer_size) = img.layer.clone();
@@ -267,10 +175,10 @@ async fn push_resolve_and_pull() {
 
     // Resolve by tag and by digest.
     let (found, m) = client.resolve(&r, None).await.unwrap();
-    assert_eq!(found.endpoint(), reg.addr());
+    assert_eq!(found.endpoint(), reg.host());
     assert_eq!(m, img.manifest);
     assert_eq!(m.media_type, MEDIA_TYPE_OCI_MANIFEST);
-    let by_digest = reference(&format!("{}/test/app@{}", reg.addr(), img.manifest.digest));
+    let by_digest = reference(&format!("{}/test/app@{}", reg.host(), img.manifest.digest));
     let (_, m2) = client.resolve(&by_digest, None).await.unwrap();
     assert_eq!(m2, img.manifest);
     assert_eq!(
@@ -287,7 +195,7 @@ async fn push_resolve_and_pull() {
     match repo.manifest("nope").await {
         Err(ImageError::NotFound(msg)) => {
             assert!(msg.contains("test/app:nope"), "{msg}");
-            assert!(msg.contains(&reg.addr()), "{msg}");
+            assert!(msg.contains(&reg.host()), "{msg}");
         }
         other => panic!("expected NotFound, got {other:?}"),
     }
@@ -301,7 +209,7 @@ async fn push_resolve_and_pull() {
         Err(ImageError::NotFound(msg)) => assert!(msg.contains(&missing), "{msg}"),
         other => panic!("expected NotFound, got {other:?}"),
     }
-    let other_repo = client.repository(&reference(&format!("{}/other:v1", reg.addr())), None);
+    let other_repo = client.repository(&reference(&format!("{}/other:v1", reg.host())), None);
     assert!(matches!(
         other_repo.manifest("v1").await,
         Err(ImageError::NotFound(_))
@@ -320,7 +228,7 @@ async fn push_resolve_and_pull() {
         .await
     {
         Err(ImageError::Registry { registry, message }) => {
-            assert_eq!(registry, reg.addr());
+            assert_eq!(registry, reg.host());
             assert!(message.contains(&wrong), "{message}");
         }
         other => panic!("expected the registry to refuse the digest, got {other:?}"),
@@ -345,7 +253,7 @@ async fn push_resolve_and_pull() {
 
 #[tokio::test]
 async fn unreachable_registry_is_a_registry_error() {
-    let port = closed_port();
+    let port = pouch_e2e::dead_port();
     let client = RegistryClient::new(RegistryConfig::default());
     let r = reference(&format!("127.0.0.1:{port}/x:v1"));
     let started = Instant::now();
@@ -363,34 +271,31 @@ async fn unreachable_registry_is_a_registry_error() {
 
 #[tokio::test]
 async fn mirrors_are_tried_in_order() {
-    if skip_unless(&["htpasswd"]) {
+    if skip_unless("mirrors_are_tried_in_order", &["htpasswd"]) {
         return;
     }
-    let good = TestRegistry::start(RegistryAuth::None);
-    let empty = TestRegistry::start(RegistryAuth::None);
-    let locked = TestRegistry::start(RegistryAuth::Htpasswd {
-        user: "u".into(),
-        pass: "p".into(),
-    });
+    let good = start_registry(RegistryOptions::default());
+    let empty = start_registry(RegistryOptions::default());
+    let locked = start_registry(RegistryOptions::with_basic_auth("u", "p"));
     let img = TestImage::new(1000);
     let direct = RegistryClient::new(RegistryConfig::default());
-    let target = reference(&format!("{}/library/busybox:latest", good.addr()));
+    let target = reference(&format!("{}/library/busybox:latest", good.host()));
     img.push(&direct.repository(&target, None), "latest")
         .await
         .unwrap();
 
     let client = RegistryClient::new(RegistryConfig {
         mirrors: vec![
-            format!("http://127.0.0.1:{}", closed_port()),
-            format!("http://{}/", locked.addr()),
-            format!("http://{}", empty.addr()),
+            format!("http://127.0.0.1:{}", pouch_e2e::dead_port()),
+            format!("http://{}/", locked.host()),
+            format!("http://{}", empty.host()),
             // Without a scheme: loopback is insecure, so http.
-            good.addr(),
+            good.host(),
         ],
         insecure: vec![],
     });
     let (repo, m) = client.resolve(&reference("busybox"), None).await.unwrap();
-    assert_eq!(repo.endpoint(), good.addr());
+    assert_eq!(repo.endpoint(), good.host());
     assert_eq!(repo.repository(), "library/busybox");
     assert_eq!(m, img.manifest);
     let (_, data) = read_blob(&repo, &img.layer.0).await;
@@ -401,13 +306,13 @@ async fn mirrors_are_tried_in_order() {
         img.manifest.digest
     ));
     let (repo, m) = client.resolve(&by_digest, None).await.unwrap();
-    assert_eq!(repo.endpoint(), good.addr());
+    assert_eq!(repo.endpoint(), good.host());
     assert_eq!(m.digest, img.manifest.digest);
 
     // Mirrors only serve docker.io: another registry is reached directly.
     let (repo, _) = client.resolve(&target, None).await.unwrap();
-    assert_eq!(repo.endpoint(), good.addr());
-    let elsewhere = reference(&format!("{}/library/busybox:latest", empty.addr()));
+    assert_eq!(repo.endpoint(), good.host());
+    let elsewhere = reference(&format!("{}/library/busybox:latest", empty.host()));
     assert!(matches!(
         client.resolve(&elsewhere, None).await,
         Err(ImageError::NotFound(_))
@@ -421,22 +326,19 @@ async fn mirrors_are_tried_in_order() {
 
 #[tokio::test]
 async fn basic_auth() {
-    if skip_unless(&["htpasswd"]) {
+    if skip_unless("basic_auth", &["htpasswd"]) {
         return;
     }
-    let reg = TestRegistry::start(RegistryAuth::Htpasswd {
-        user: "user".into(),
-        pass: "pass".into(),
-    });
+    let reg = start_registry(RegistryOptions::with_basic_auth("user", "pass"));
     let client = RegistryClient::new(RegistryConfig::default());
     let img = TestImage::new(2000);
-    let r = reference(&format!("{}/team/app:v1", reg.addr()));
+    let r = reference(&format!("{}/team/app:v1", reg.host()));
 
     let anonymous = client.repository(&r, None);
     match img.push(&anonymous, "v1").await {
         Err(e @ ImageError::Unauthorized { .. }) => {
             let msg = e.to_string();
-            assert!(msg.contains(&reg.addr()), "{msg}");
+            assert!(msg.contains(&reg.host()), "{msg}");
             assert!(msg.contains("team/app"), "{msg}");
         }
         other => panic!("expected Unauthorized, got {other:?}"),
@@ -461,7 +363,7 @@ async fn basic_auth() {
     // Credentials as the docker CLI sends them: base64 of user:pass in `auth`.
     let from_api = Credentials::from(&pouch_api::system::AuthConfig {
         auth: base64::engine::general_purpose::STANDARD.encode("user:pass"),
-        serveraddress: reg.addr(),
+        serveraddress: reg.host(),
         ..Default::default()
     });
     let (repo, m) = client.resolve(&r, Some(from_api.clone())).await.unwrap();
@@ -469,13 +371,13 @@ async fn basic_auth() {
     let (_, data) = read_blob(&repo, &img.config.0).await;
     assert_eq!(sha256_digest(&data), img.config.0);
 
-    client.login(&reg.addr(), from_api).await.unwrap();
+    client.login(&reg.host(), from_api).await.unwrap();
     client
-        .login(&format!("http://{}/", reg.addr()), creds("user", "pass"))
+        .login(&format!("http://{}/", reg.host()), creds("user", "pass"))
         .await
         .unwrap();
-    match client.login(&reg.addr(), creds("user", "bad")).await {
-        Err(ImageError::Unauthorized { registry, .. }) => assert_eq!(registry, reg.addr()),
+    match client.login(&reg.host(), creds("user", "bad")).await {
+        Err(ImageError::Unauthorized { registry, .. }) => assert_eq!(registry, reg.host()),
         other => panic!("expected Unauthorized, got {other:?}"),
     }
 }
@@ -523,16 +425,16 @@ async fn flaky_proxy(target: String, drops: usize, errors: usize) -> (u16, Arc<M
 
 #[tokio::test]
 async fn transient_failures_are_retried() {
-    if skip_unless(&[]) {
+    if skip_unless("transient_failures_are_retried", &[]) {
         return;
     }
-    let reg = TestRegistry::start(RegistryAuth::None);
+    let reg = start_registry(RegistryOptions::default());
     let client = RegistryClient::new(RegistryConfig::default());
     let img = TestImage::new(5000);
-    let r = reference(&format!("{}/retry/app:v1", reg.addr()));
+    let r = reference(&format!("{}/retry/app:v1", reg.host()));
     img.push(&client.repository(&r, None), "v1").await.unwrap();
 
-    let (port, count) = flaky_proxy(reg.addr(), 1, 2).await;
+    let (port, count) = flaky_proxy(reg.host(), 1, 2).await;
     let via_proxy = reference(&format!("127.0.0.1:{port}/retry/app:v1"));
     let (repo, m) = client.resolve(&via_proxy, None).await.unwrap();
     assert_eq!(m, img.manifest);
@@ -543,7 +445,7 @@ async fn transient_failures_are_retried() {
     );
 
     // Too many failures: the error is reported.
-    let (port, _) = flaky_proxy(reg.addr(), 0, 10).await;
+    let (port, _) = flaky_proxy(reg.host(), 0, 10).await;
     let broken = client.repository(&reference(&format!("127.0.0.1:{port}/retry/app:v1")), None);
     match broken.manifest("v1").await {
         Err(ImageError::Registry { message, .. }) => assert!(message.contains("503"), "{message}"),
@@ -551,7 +453,7 @@ async fn transient_failures_are_retried() {
     }
 
     // Blob uploads start again after a dropped connection.
-    let (port, count) = flaky_proxy(reg.addr(), 1, 1).await;
+    let (port, count) = flaky_proxy(reg.host(), 1, 1).await;
     let up = reference(&format!("127.0.0.1:{port}/retry/other:v1"));
     img.push(&client.repository(&up, None), "v1").await.unwrap();
     assert!(*count.lock().unwrap() >= 3);
@@ -804,21 +706,23 @@ fn der_to_raw_signature(der: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn bearer_token_auth() {
-    if skip_unless(&["openssl"]) {
+    if skip_unless("bearer_token_auth", &["openssl"]) {
         return;
     }
     let tokens = TokenServer::start().await;
-    let reg = TestRegistry::start(RegistryAuth::Token {
+    let reg = start_registry(RegistryOptions::with_token_auth(TokenAuth {
         realm: tokens.realm(),
-        cert: tokens.cert(),
-    });
+        service: TOKEN_SERVICE.to_string(),
+        issuer: TOKEN_ISSUER.to_string(),
+        root_cert_bundle: tokens.cert(),
+    }));
     let client = RegistryClient::new(RegistryConfig::default());
     let img = TestImage::new(4000);
-    let r = reference(&format!("{}/team/app:v1", reg.addr()));
+    let r = reference(&format!("{}/team/app:v1", reg.host()));
 
     // Anonymous clients get pull-only tokens: pushing is refused.
     match img.push(&client.repository(&r, None), "v1").await {
-        Err(ImageError::Unauthorized { registry, .. }) => assert_eq!(registry, reg.addr()),
+        Err(ImageError::Unauthorized { registry, .. }) => assert_eq!(registry, reg.host()),
         other => panic!("expected Unauthorized, got {other:?}\n{}", reg.log()),
     }
     // Bad credentials are refused by the token server.
@@ -862,11 +766,11 @@ async fn bearer_token_auth() {
 
     // Login goes through the token server too.
     client
-        .login(&reg.addr(), creds("user", "pass"))
+        .login(&reg.host(), creds("user", "pass"))
         .await
         .unwrap();
     assert!(matches!(
-        client.login(&reg.addr(), creds("user", "nope")).await,
+        client.login(&reg.host(), creds("user", "nope")).await,
         Err(ImageError::Unauthorized { .. })
     ));
     // An identity token is exchanged through the refresh-token grant.

@@ -1,73 +1,26 @@
 //! Push and pull against a real registry (`/usr/bin/docker-registry`, Debian's build of
 //! the CNCF distribution registry) on a free loopback port: a multi-layer image (gzip,
 //! zstd and plain layers, a whiteout) is loaded, pushed, removed and pulled back; then an
-//! index, a digest pull, a cancelled pull and a corrupted blob. Skips with a message when
-//! the registry binary is missing.
+//! index, a digest pull, a cancelled pull and a corrupted blob. The registry is the pouch-e2e
+//! harness's. Skips with a message when the registry binary is missing.
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pouch_api::progress::JsonMessage;
 use pouch_api::Filters;
+use pouch_e2e::{sha256_digest as digest, Must, Registry, RegistryOptions};
 use pouch_image::manager::{ImageManager, ImageManagerConfig};
 use pouch_image::registry::RegistryConfig;
 use pouch_image::ImageError;
 use pouch_store::Store;
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-const REGISTRY: &str = "/usr/bin/docker-registry";
-
-struct Registry {
-    child: Child,
-    port: u16,
-    root: PathBuf,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_registry(dir: &Path) -> Registry {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let root = dir.join("data");
-    let config = dir.join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            root.display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(REGISTRY)
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Registry { child, port, root }
+/// A registry started by the harness (`docker-registry` with a store in a temp dir).
+fn start_registry() -> Registry {
+    Registry::start(RegistryOptions::default()).must("start docker-registry")
 }
 
 fn open(home: &Path, downloads: usize) -> Arc<ImageManager> {
@@ -82,10 +35,6 @@ fn open(home: &Path, downloads: usize) -> Arc<ImageManager> {
         store,
     )
     .unwrap()
-}
-
-fn digest(data: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(data)))
 }
 
 fn tar_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -188,16 +137,15 @@ fn leftovers(home: &Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_remove_pull_against_a_real_registry() {
-    if !Path::new(REGISTRY).exists() {
-        eprintln!("skipping: {REGISTRY} is not installed (apt-get install docker-registry)");
+    if !pouch_e2e::require_registry("push_remove_pull_against_a_real_registry") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let reg = start_registry(dir.path());
+    let reg = start_registry();
     let home = dir.path().join("home");
     let mgr = open(&home, 1);
-    let name = format!("127.0.0.1:{}/test/app:v1", reg.port);
-    let repo = format!("127.0.0.1:{}/test/app", reg.port);
+    let name = format!("{}/test/app:v1", reg.host());
+    let repo = format!("{}/test/app", reg.host());
 
     // Load a three-layer image and push it.
     let loaded = mgr.load(&mut archive(&name).as_slice(), &|_| {}).unwrap();
@@ -343,10 +291,7 @@ async fn push_remove_pull_against_a_real_registry() {
     let index_bytes = serde_json::to_vec(&index).unwrap();
     let index_digest = digest(&index_bytes);
     let resp = reqwest::Client::new()
-        .put(format!(
-            "http://127.0.0.1:{}/v2/test/app/manifests/multi",
-            reg.port
-        ))
+        .put(format!("{}/v2/test/app/manifests/multi", reg.url()))
         .header(
             "Content-Type",
             "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -419,8 +364,8 @@ async fn push_remove_pull_against_a_real_registry() {
     let m: serde_json::Value = serde_json::from_slice(
         &reqwest::Client::new()
             .get(format!(
-                "http://127.0.0.1:{}/v2/test/app/manifests/{manifest_digest}",
-                reg.port
+                "{}/v2/test/app/manifests/{manifest_digest}",
+                reg.url()
             ))
             .header(
                 "Accept",
@@ -436,7 +381,7 @@ async fn push_remove_pull_against_a_real_registry() {
     .unwrap();
     let big_layer = m["layers"][0]["digest"].as_str().unwrap().to_string();
     let hex = &big_layer[7..];
-    let data_path = reg.root.join(format!(
+    let data_path = reg.storage().join(format!(
         "docker/registry/v2/blobs/sha256/{}/{hex}/data",
         &hex[..2]
     ));
@@ -469,15 +414,14 @@ async fn push_remove_pull_against_a_real_registry() {
 /// Cancelling a pull while its layer streams stops it and leaves nothing of the layer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_pull_leaves_nothing() {
-    if !Path::new(REGISTRY).exists() {
-        eprintln!("skipping: {REGISTRY} is not installed (apt-get install docker-registry)");
+    if !pouch_e2e::require_registry("cancelled_pull_leaves_nothing") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let reg = start_registry(dir.path());
+    let reg = start_registry();
     let home = dir.path().join("home");
     let mgr = open(&home, 3);
-    let name = format!("127.0.0.1:{}/big:1", reg.port);
+    let name = format!("{}/big:1", reg.host());
     let big = noise(24 << 20);
     let tar = tar_of(&[("big", &big)]);
     let id = mgr

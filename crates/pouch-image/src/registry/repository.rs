@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
-use reqwest::{RequestBuilder, Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode, Url};
 
 use super::auth::{challenge_of, AuthCache, AuthRequest, Challenge, Credentials, Scope};
 use super::endpoint::Endpoint;
@@ -169,15 +169,7 @@ impl Repository {
             .endpoint
             .url(&format!("v2/{}/blobs/{digest}", self.repo))?;
         let what = format!("blob {digest} of {}", self.repo);
-        let resp = self
-            .send(
-                false,
-                REQUEST_ATTEMPTS,
-                Some(HEADERS_TIMEOUT),
-                &what,
-                || Ok(self.http.get(url.clone())),
-            )
-            .await?;
+        let resp = self.get(&url, &what).await?;
         match resp.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => {
@@ -421,15 +413,7 @@ impl Repository {
     pub(crate) async fn check_login(&self) -> Result<(), ImageError> {
         let url = self.endpoint.url("v2/")?;
         let what = "login".to_string();
-        let resp = self
-            .send(
-                false,
-                REQUEST_ATTEMPTS,
-                Some(HEADERS_TIMEOUT),
-                &what,
-                || Ok(self.http.get(url.clone())),
-            )
-            .await?;
+        let resp = self.get(&url, &what).await?;
         match resp.status() {
             s if s.is_success() => Ok(()),
             StatusCode::NOT_FOUND => Err(self.registry_error(format!(
@@ -437,6 +421,14 @@ impl Repository {
             ))),
             _ => Err(self.answer_error(resp, &what).await),
         }
+    }
+
+    /// `GET url` with pull access, the usual retries and time limit for the answer headers.
+    async fn get(&self, url: &Url, what: &str) -> Result<Response, Failure> {
+        self.send(false, REQUEST_ATTEMPTS, Some(HEADERS_TIMEOUT), what, || {
+            Ok(self.http.get(url.clone()))
+        })
+        .await
     }
 
     /// Sends the request `build` makes, authenticating as the server asks (once per call),
