@@ -14,14 +14,9 @@ use pouch_image::manager::{ImageManager, ImageManagerConfig};
 use pouch_store::Store;
 use tokio_util::sync::CancellationToken;
 
-/// Where images are pulled from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistryConfig {
-    /// Mirrors of docker.io, tried in order before docker.io (URLs: `http://127.0.0.1:5000`).
-    pub mirrors: Vec<String>,
-    /// Registries spoken to over plain HTTP: `host:port`, `host` or a CIDR.
-    pub insecure: Vec<String>,
-}
+/// Where images are pulled from (mirrors, insecure registries); front ends name it through
+/// the engine.
+pub use pouch_image::registry::RegistryConfig;
 
 /// Everything the engine needs to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,10 +74,7 @@ impl Engine {
         let images = ImageManager::open(
             ImageManagerConfig {
                 home: config.home_dir.clone(),
-                registry: pouch_image::registry::RegistryConfig {
-                    mirrors: config.registry.mirrors.clone(),
-                    insecure: config.registry.insecure.clone(),
-                },
+                registry: config.registry.clone(),
                 max_concurrent_downloads: config.max_concurrent_downloads.max(1),
             },
             store,

@@ -201,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_mirror_refuses_to_open_and_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Engine::open(EngineConfig {
+            home_dir: dir.path().join("home"),
+            exec_root: dir.path().join("exec"),
+            registry: RegistryConfig {
+                mirrors: vec!["ftp://mirror.local".into()],
+                insecure: vec![],
+            },
+            max_concurrent_downloads: 3,
+            debug: false,
+            listen_addresses: vec![],
+        })
+        .err()
+        .expect("a ftp:// mirror must be refused");
+        assert!(err.to_string().contains("ftp://mirror.local"), "{err}");
+    }
+
+    #[test]
     fn version_names_the_engine() {
         let dir = tempfile::tempdir().unwrap();
         let v = engine(dir.path()).version();

@@ -106,6 +106,8 @@ impl ImageManager {
         cfg: ImageManagerConfig,
         store: Arc<Store>,
     ) -> Result<Arc<ImageManager>, ImageError> {
+        // A bad mirror or insecure entry is refused here rather than skipped later.
+        cfg.registry.validate()?;
         let content = ContentStore::open(&cfg.home.join("content"))?;
         let snapshots = Snapshotter::open(&cfg.home.join("snapshots"))?;
         let manager = ImageManager {
