@@ -1,10 +1,12 @@
 //! Docker Engine API 1.44 shapes (plus Pouch's fields) shared by pouchd, the client and the CLI,
-//! and the error kinds every subsystem maps its errors onto.
+//! the error kinds every subsystem maps its errors onto, and the image-reference parser both
+//! pouchd and the CLI use.
 
 pub mod error;
 pub mod filters;
 pub mod image;
 pub mod progress;
+pub mod reference;
 pub mod system;
 
 pub use error::{ApiError, ErrorKind};

@@ -9,10 +9,9 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use pouch_api::reference::DEFAULT_REGISTRY;
 use pouch_api::system::AuthConfig;
 use serde_json::{Map, Value};
-
-use crate::reference::DEFAULT_DOMAIN;
 
 /// The key Docker Hub credentials are stored under.
 pub const INDEX_SERVER: &str = "https://index.docker.io/v1/";
@@ -71,7 +70,7 @@ pub fn server_key(server: &str) -> String {
     let host = convert_to_hostname(server.trim());
     match host.as_str() {
         ""
-        | DEFAULT_DOMAIN
+        | DEFAULT_REGISTRY
         | "index.docker.io"
         | "registry-1.docker.io"
         | "registry.hub.docker.com" => INDEX_SERVER.to_string(),

@@ -6,7 +6,6 @@ mod commands;
 mod credentials;
 mod output;
 mod progress;
-mod reference;
 mod template;
 
 use clap::{Parser, Subcommand};

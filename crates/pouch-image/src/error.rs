@@ -1,5 +1,6 @@
 //! `ImageError`: every failure of the image subsystem, with the API error kind it maps to.
 
+use pouch_api::reference::ReferenceError;
 use pouch_api::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,5 +72,38 @@ impl ImageError {
 impl From<ImageError> for pouch_api::ApiError {
     fn from(e: ImageError) -> Self {
         pouch_api::ApiError::new(e.kind(), e.to_string())
+    }
+}
+
+/// A reference the shared parser refused: same variant and message as before the parser moved
+/// to pouch-api, so `?` on `Reference::parse` keeps answering 400.
+impl From<ReferenceError> for ImageError {
+    fn from(e: ReferenceError) -> ImageError {
+        match e {
+            ReferenceError::Invalid { reference, reason } => {
+                ImageError::InvalidReference { reference, reason }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pouch_api::reference::Reference;
+
+    use super::*;
+
+    #[test]
+    fn reference_errors_keep_their_message_and_kind() {
+        let refused = Reference::parse("Busybox").unwrap_err();
+        let message = refused.to_string();
+        let e = ImageError::from(refused);
+        assert!(matches!(e, ImageError::InvalidReference { .. }), "{e:?}");
+        assert_eq!(e.to_string(), message);
+        assert_eq!(
+            e.to_string(),
+            "invalid reference format \"Busybox\": repository name \"Busybox\" must be lowercase"
+        );
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
 }

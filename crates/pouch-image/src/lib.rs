@@ -6,7 +6,6 @@ pub mod content;
 pub mod decompress;
 pub mod error;
 pub mod manager;
-pub mod reference;
 pub mod registry;
 pub mod unpack;
 

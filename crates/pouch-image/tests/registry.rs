@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures_util::StreamExt;
+use pouch_api::reference::Reference;
 use pouch_e2e::{Must, Registry, RegistryOptions, TokenAuth};
 use pouch_image::content::sha256_digest;
-use pouch_image::reference::Reference;
 use pouch_image::registry::{
     Credentials, Manifest, RegistryClient, RegistryConfig, Repository, MEDIA_TYPE_OCI_MANIFEST,
 };

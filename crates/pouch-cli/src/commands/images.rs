@@ -2,10 +2,10 @@
 //! CREATED SIZE), one row per repository tag, as docker lays it out.
 
 use pouch_api::image::ImageSummary;
+use pouch_api::reference::Reference;
 use pouch_client::Client;
 
 use crate::output::{human_size_prec, now_unix, short_id, time_ago, Table};
-use crate::reference::Reference;
 
 #[derive(Debug, clap::Args)]
 pub struct ImagesArgs {
@@ -53,11 +53,11 @@ pub fn rows_for(img: &ImageSummary, show_digests: bool) -> Vec<Row> {
     }
     let mut tags: Vec<(String, Vec<String>)> = Vec::new();
     for text in &img.repo_tags {
-        let Ok(r) = Reference::parse(text) else {
+        let Ok(r) = Reference::parse_as_typed(text) else {
             continue;
         };
         let Some(tag) = r.tag.clone() else { continue };
-        let name = r.familiar_name();
+        let name = r.familiar_repo();
         match tags.iter_mut().find(|(n, _)| *n == name) {
             Some((_, list)) => list.push(tag),
             None => tags.push((name, vec![tag])),
@@ -65,11 +65,11 @@ pub fn rows_for(img: &ImageSummary, show_digests: bool) -> Vec<Row> {
     }
     let mut digests: Vec<(String, Vec<String>)> = Vec::new();
     for text in &img.repo_digests {
-        let Ok(r) = Reference::parse(text) else {
+        let Ok(r) = Reference::parse_as_typed(text) else {
             continue;
         };
         let Some(d) = r.digest.clone() else { continue };
-        let name = r.familiar_name();
+        let name = r.familiar_repo();
         match digests.iter_mut().find(|(n, _)| *n == name) {
             Some((_, list)) => list.push(d),
             None => digests.push((name, vec![d])),

@@ -1,10 +1,10 @@
 //! `pouch import FILE|URL|- [REPOSITORY[:TAG]]`: creates an image from a filesystem tarball.
 
 use anyhow::Context;
+use pouch_api::reference::Reference;
 use pouch_client::{reader_body, Client, ImageImportSource, ImportOptions};
 
 use crate::progress;
-use crate::reference::Reference;
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -27,11 +27,11 @@ pub async fn run(client: &Client, args: ImportArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     if let Some(text) = &args.reference {
-        let r = Reference::parse(text)?;
+        let r = Reference::parse_as_typed(text)?;
         if r.digest.is_some() {
             anyhow::bail!("cannot import into a digest reference: {text}");
         }
-        options.repo = r.familiar_name();
+        options.repo = r.familiar_repo();
         options.tag = r.tag.unwrap_or_default();
     }
     let source = if args.source == "-" {

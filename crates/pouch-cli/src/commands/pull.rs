@@ -2,10 +2,10 @@
 //! the progress stream; prints the full reference at the end, as docker does.
 
 use futures_util::StreamExt;
+use pouch_api::reference::Reference;
 use pouch_client::Client;
 
 use crate::progress::{self, ProgressError};
-use crate::reference::Reference;
 
 #[derive(Debug, clap::Args)]
 pub struct PullArgs {
@@ -33,16 +33,21 @@ pub async fn drain(mut stream: pouch_client::JsonStream) -> Result<(), ProgressE
 }
 
 pub async fn run(client: &Client, args: PullArgs) -> anyhow::Result<()> {
-    let mut reference = Reference::parse(&args.image)?;
-    if reference.is_name_only() {
+    let mut reference = Reference::parse_as_typed(&args.image)?;
+    if reference.tag.is_none() && reference.digest.is_none() {
         if !args.quiet {
             println!("Using default tag: latest");
         }
         reference.tag = Some("latest".into());
     }
-    let auth = super::registry_auth(&reference.domain)?;
+    let auth = super::registry_auth(&reference.registry)?;
+    // The API's `tag` parameter takes the digest when there is one.
+    let tag = match &reference.digest {
+        Some(d) => d.clone(),
+        None => reference.tag_or_latest().to_string(),
+    };
     let stream = client
-        .pull(&reference.name(), &reference.tag_or_digest(), auth.as_ref())
+        .pull(&reference.full_repo(), &tag, auth.as_ref())
         .await?;
     if args.quiet {
         drain(stream).await?;

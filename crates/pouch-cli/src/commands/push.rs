@@ -1,9 +1,9 @@
 //! `pouch push IMAGE[:TAG]`: pushes through the daemon with the stored registry credentials.
 
+use pouch_api::reference::Reference;
 use pouch_client::Client;
 
 use crate::progress;
-use crate::reference::Reference;
 
 #[derive(Debug, clap::Args)]
 pub struct PushArgs {
@@ -15,7 +15,7 @@ pub struct PushArgs {
 }
 
 pub async fn run(client: &Client, args: PushArgs) -> anyhow::Result<()> {
-    let reference = Reference::parse(&args.image)?;
+    let reference = Reference::parse_as_typed(&args.image)?;
     if reference.digest.is_some() {
         anyhow::bail!("cannot push a digest reference");
     }
@@ -28,13 +28,13 @@ pub async fn run(client: &Client, args: PushArgs) -> anyhow::Result<()> {
             "latest".to_string()
         }
     };
-    let auth = super::registry_auth(&reference.domain)?;
+    let auth = super::registry_auth(&reference.registry)?;
     let stream = client
-        .push(&reference.familiar_name(), &tag, auth.as_ref())
+        .push(&reference.familiar_repo(), &tag, auth.as_ref())
         .await?;
     if args.quiet {
         super::pull::drain(stream).await?;
-        println!("{}:{tag}", reference.name());
+        println!("{}:{tag}", reference.full_repo());
     } else {
         progress::display(stream, super::stdout_is_terminal()).await?;
     }

@@ -1,8 +1,7 @@
 //! `pouch tag SOURCE TARGET`: adds a repository tag to an image.
 
+use pouch_api::reference::Reference;
 use pouch_client::Client;
-
-use crate::reference::Reference;
 
 #[derive(Debug, clap::Args)]
 pub struct TagArgs {
@@ -17,7 +16,8 @@ pub async fn run(client: &Client, args: TagArgs) -> anyhow::Result<()> {
     if target.digest.is_some() {
         anyhow::bail!("refusing to create a tag with a digest reference");
     }
-    let tag = target.tag.clone().unwrap_or_else(|| "latest".into());
-    client.tag(&args.source, &target.name(), &tag).await?;
+    client
+        .tag(&args.source, &target.full_repo(), target.tag_or_latest())
+        .await?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::ImageError;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 fn bad_pattern(pattern: &str) -> ImageError {
     ImageError::InvalidArgument(format!(

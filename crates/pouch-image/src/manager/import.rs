@@ -18,7 +18,7 @@ use super::record::{now_rfc3339, ref_key, ImageRecord, LayerRecord};
 use super::ImageManager;
 use crate::content::sha256_digest;
 use crate::error::ImageError;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 fn invalid(e: impl std::fmt::Display) -> ImageError {
     ImageError::InvalidArgument(format!("cannot build the image config: {e}"))

@@ -39,8 +39,8 @@ use super::record::{digest_key, ref_key, short_id, ImageRecord, LayerRecord};
 use super::ImageManager;
 use crate::content::sha256_digest;
 use crate::error::ImageError;
-use crate::reference::Reference;
 use crate::registry::{Credentials, Manifest, Repository};
+use pouch_api::reference::Reference;
 
 /// Attempts per layer download when the registry connection fails.
 const ATTEMPTS: u32 = 3;

@@ -16,8 +16,8 @@ use super::pull::cancellable;
 use super::record::{digest_key, ref_key, short_id, ImageRecord};
 use super::ImageManager;
 use crate::error::ImageError;
-use crate::reference::Reference;
 use crate::registry::{Credentials, Manifest, Repository};
+use pouch_api::reference::Reference;
 
 impl ImageManager {
     /// Pushes the image tagged `reference` to its registry. Ends with the

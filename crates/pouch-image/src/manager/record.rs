@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::manifest::ConfigDoc;
 use super::ImageManager;
 use crate::error::ImageError;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 /// One image, as stored in `IMAGES`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -13,7 +13,7 @@ use super::record::{now_rfc3339, ref_key, short_id};
 use super::resolve::is_id_prefix_of;
 use super::{ImageManager, State};
 use crate::error::ImageError;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 const PRUNE_FILTERS: &[&str] = &["dangling", "label", "until"];
 

@@ -7,7 +7,7 @@ use pouch_store::REFS;
 use super::record::{ref_key, ImageRecord};
 use super::ImageManager;
 use crate::error::ImageError;
-use crate::reference::{is_image_id_prefix, Reference};
+use pouch_api::reference::{is_image_id_prefix, Reference};
 
 /// The `NotFound` error Docker clients match on ("No such image", any case).
 pub(crate) fn no_such_image(name: &str) -> ImageError {

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 
 use crate::error::ImageError;
-use crate::reference::DEFAULT_REGISTRY;
+use pouch_api::reference::DEFAULT_REGISTRY;
 
 /// The host that serves the API of `docker.io`.
 const DOCKER_HUB_API: &str = "https://registry-1.docker.io/";

@@ -26,9 +26,9 @@ pub use repository::Repository;
 
 use crate::content::sha256_digest;
 use crate::error::ImageError;
-use crate::reference::{Reference, DEFAULT_REGISTRY};
 use auth::AuthCache;
 use endpoint::{Endpoint, InsecureRegistries};
+use pouch_api::reference::{Reference, DEFAULT_REGISTRY};
 
 /// OCI image manifest.
 pub const MEDIA_TYPE_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";

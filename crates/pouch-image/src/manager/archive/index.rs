@@ -9,7 +9,7 @@ use crate::manager::manifest::{
     is_index_type, manifest_media_type, parse_document, select_platform, Document, OCI_INDEX,
 };
 use crate::manager::{ImageManager, Inflight};
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 impl ImageManager {
     /// The images an OCI `index.json` lists (nested indexes followed), each with the tags

@@ -19,7 +19,7 @@ use crate::manager::manifest::{
 };
 use crate::manager::record::{now_rfc3339, ref_key, short_id, ImageRecord, LayerRecord};
 use crate::manager::{ImageManager, Inflight};
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 /// Largest JSON file of an archive kept in memory.
 const META_MAX: u64 = 32 << 20;

@@ -25,7 +25,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ImageError;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 /// One `manifest.json` entry.
 #[derive(Debug, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use crate::manager::manifest::{oci_manifest, DOCKER_MANIFEST, OCI_INDEX, OCI_MAN
 use crate::manager::record::{ref_key, ImageRecord};
 use crate::manager::resolve::is_id_prefix_of;
 use crate::manager::ImageManager;
-use crate::reference::Reference;
+use pouch_api::reference::Reference;
 
 /// A name given to save: which image and under which tag.
 struct Saved {

@@ -1,12 +1,19 @@
 //! Image references: parsing and Docker normalisation of names such as `busybox`,
-//! `127.0.0.1:5000/a/b:v1` or `name@sha256:<hex>`.
+//! `127.0.0.1:5000/a/b:v1` or `name@sha256:<hex>`. The one parser of the workspace: pouchd
+//! (through pouch-image) and the `pouch` CLI both use it, so they cannot disagree on a name.
 //!
 //! Follows the grammar of `distribution/reference` and the rules of its
 //! `ParseNormalizedNamed`: the first path component is a registry when it contains `.` or `:`,
 //! is `localhost`, or has upper-case letters; otherwise the registry is `docker.io`, whose
 //! single-component repositories live under `library/`; `index.docker.io` is `docker.io`.
 
-use crate::error::ImageError;
+/// Why a string is not an image reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    /// `reason` says which part is wrong and what it must look like.
+    #[error("invalid reference format {reference:?}: {reason}")]
+    Invalid { reference: String, reason: String },
+}
 
 /// The registry of names that carry none.
 pub const DEFAULT_REGISTRY: &str = "docker.io";
@@ -26,7 +33,7 @@ pub struct Reference {
     pub registry: String,
     /// Path inside the registry: `library/busybox`, `a/b`.
     pub repository: String,
-    /// The tag; parse sets `latest` when neither tag nor digest is given.
+    /// The tag; [`Reference::parse`] sets `latest` when neither tag nor digest is given.
     pub tag: Option<String>,
     /// `sha256:<64 hex>`.
     pub digest: Option<String>,
@@ -35,8 +42,19 @@ pub struct Reference {
 impl Reference {
     /// Parses and normalises `s`: `busybox` -> `docker.io/library/busybox:latest`.
     /// The tag defaults to `latest` only when there is no digest.
-    pub fn parse(s: &str) -> Result<Reference, ImageError> {
-        let invalid = |reason: &str| ImageError::InvalidReference {
+    pub fn parse(s: &str) -> Result<Reference, ReferenceError> {
+        let mut r = Reference::parse_as_typed(s)?;
+        if r.tag.is_none() && r.digest.is_none() {
+            r.tag = Some("latest".to_string());
+        }
+        Ok(r)
+    }
+
+    /// Parses and normalises `s` like [`Reference::parse`] but keeps the tag as typed: `None`
+    /// when `s` names neither a tag nor a digest, for front ends that must tell `busybox` from
+    /// `busybox:latest` (docker's "Using default tag: latest").
+    pub fn parse_as_typed(s: &str) -> Result<Reference, ReferenceError> {
+        let invalid = |reason: &str| ReferenceError::Invalid {
             reference: s.to_string(),
             reason: reason.to_string(),
         };
@@ -97,15 +115,10 @@ impl Reference {
         } else {
             path.to_string()
         };
-        let tag = match (tag, &digest) {
-            (Some(t), _) => Some(t.to_string()),
-            (None, None) => Some("latest".to_string()),
-            (None, Some(_)) => None,
-        };
         Ok(Reference {
             registry,
             repository,
-            tag,
+            tag: tag.map(str::to_string),
             digest,
         })
     }
@@ -169,7 +182,7 @@ impl std::fmt::Display for Reference {
 }
 
 impl std::str::FromStr for Reference {
-    type Err = ImageError;
+    type Err = ReferenceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Reference::parse(s)
     }
@@ -340,7 +353,7 @@ mod tests {
 
     fn refused(s: &str) -> String {
         match Reference::parse(s) {
-            Err(e @ ImageError::InvalidReference { .. }) => e.to_string(),
+            Err(e @ ReferenceError::Invalid { .. }) => e.to_string(),
             other => panic!("{s:?} should be refused, got {other:?}"),
         }
     }
@@ -380,6 +393,7 @@ mod tests {
         assert_eq!(r.repository, "user/app");
         assert_eq!(r.familiar(), "user/app:1.0");
         assert_eq!(r.full(), "docker.io/user/app:1.0");
+        assert_eq!(r.to_string(), "docker.io/user/app:1.0");
         // library/ is only hidden for single-component names.
         let r = p("library/a/b");
         assert_eq!(r.familiar_repo(), "library/a/b");
@@ -401,6 +415,29 @@ mod tests {
         let r = p("[::1]:5000/x:v1");
         assert_eq!(r.registry, "[::1]:5000");
         assert_eq!(r.repository, "x");
+        let r = p("127.0.0.1:5000/busybox:v1");
+        assert_eq!(r.registry, "127.0.0.1:5000");
+        assert_eq!(r.repository, "busybox");
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        assert_eq!(r.familiar_repo(), "127.0.0.1:5000/busybox");
+    }
+
+    #[test]
+    fn registry_detection() {
+        for (input, registry, repository) in [
+            ("localhost/app", "localhost", "app"),
+            ("localhost:5000/app", "localhost:5000", "app"),
+            ("127.0.0.1:5000/a/b", "127.0.0.1:5000", "a/b"),
+            ("quay.io/coreos/etcd", "quay.io", "coreos/etcd"),
+            ("myhost:80/x", "myhost:80", "x"),
+        ] {
+            let r = p(input);
+            assert_eq!(
+                (r.registry.as_str(), r.repository.as_str()),
+                (registry, repository),
+                "{input}"
+            );
+        }
     }
 
     #[test]
@@ -434,6 +471,33 @@ mod tests {
     }
 
     #[test]
+    fn parse_as_typed_keeps_a_missing_tag_missing() {
+        let r = Reference::parse_as_typed("busybox").unwrap();
+        assert_eq!(r.tag, None);
+        assert_eq!(r.digest, None);
+        assert_eq!(r.full_repo(), "docker.io/library/busybox");
+        assert_eq!(r.to_string(), "docker.io/library/busybox");
+        assert_eq!(r.tag_or_latest(), "latest");
+        assert_eq!(r.with_tag("latest"), p("busybox"));
+
+        let r = Reference::parse_as_typed("127.0.0.1:5000/busybox:v1").unwrap();
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        assert_eq!(r, p("127.0.0.1:5000/busybox:v1"));
+
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = Reference::parse_as_typed(&format!("alpine@{d}")).unwrap();
+        assert_eq!(r.tag, None);
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.to_string(), format!("docker.io/library/alpine@{d}"));
+        assert_eq!(r, p(&format!("alpine@{d}")));
+
+        assert_eq!(
+            Reference::parse_as_typed("BusyBox").unwrap_err(),
+            Reference::parse("BusyBox").unwrap_err()
+        );
+    }
+
+    #[test]
     fn uppercase_refused() {
         assert!(refused("Busybox").contains("lowercase"));
         assert!(refused("docker.io/User/app").contains("lowercase"));
@@ -447,6 +511,7 @@ mod tests {
     #[test]
     fn bad_digests_refused() {
         refused("busybox@sha256:abc");
+        refused("a@sha256:xyz");
         refused(&format!("busybox@sha256:{}", HEX.to_uppercase()));
         refused(&format!("busybox@md5:{HEX}"));
         refused(&format!("busybox@{HEX}"));
@@ -457,8 +522,10 @@ mod tests {
     fn other_invalid_names_refused() {
         refused("");
         refused(HEX);
+        assert!(refused(&"a".repeat(64)).contains("hexadecimal"));
         refused("busybox:");
         refused(":tag");
+        refused("busy box");
         refused("a//b");
         refused("a/");
         refused("-a");
@@ -474,8 +541,25 @@ mod tests {
     }
 
     #[test]
+    fn error_message_names_the_reference() {
+        assert_eq!(
+            refused("busybox:"),
+            "invalid reference format \"busybox:\": tag \"\" must be 1 to 128 letters, digits, \
+             '_', '.' or '-', not starting with '.' or '-'"
+        );
+    }
+
+    #[test]
     fn separators_accepted() {
-        for s in ["a_b", "a__b", "a.b", "a-b", "a---b", "a-b_c/d.e-f"] {
+        for s in [
+            "a_b",
+            "a__b",
+            "a.b",
+            "a-b",
+            "a---b",
+            "a-b_c/d.e-f",
+            "a__b/c-d.e_f",
+        ] {
             p(s);
         }
     }
