@@ -5,10 +5,12 @@
 #   busybox-static   /bin/busybox, the test images' root filesystem
 #   apache2-utils    htpasswd, for the basic-auth registry
 #   pkg-config gcc libc6-dev  native parts of crates (zstd-sys, ring)
+#   runc             the default OCI runtime
+#   libseccomp-dev   seccomp for pouch-runc (our libcontainer runtime)
 #   ca-certificates  TLS roots for cargo and registries
 set -euo pipefail
 
-need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev)
+need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev runc libseccomp-dev)
 
 missing=()
 for p in "${need[@]}"; do

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Quick start: install system packages, build, start pouchd and show an image in `pouch images`.
+# Quick start: install system packages, build, start pouchd, get busybox and run a container
+# with pouch and (when the docker CLI is installed) with `docker run` against pouchd.
 # Run as root on Debian 12 / Ubuntu. Without internet the image comes from busybox-static;
 # with internet `pouch pull busybox` works as well.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/cache/pouch-target}
 
-need=(busybox-static pkg-config gcc ca-certificates)
+need=(busybox-static pkg-config gcc ca-certificates runc libseccomp-dev)
 missing=()
 for p in "${need[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -15,9 +16,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 command -v cargo >/dev/null || { echo "quickstart: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 
-cargo build --release -q -p pouchd -p pouch-cli
+cargo build --release -q -p pouchd -p pouch-cli -p pouch-shim -p pouch-init
 bin=$CARGO_TARGET_DIR/release
-install -m 0755 "$bin/pouchd" "$bin/pouch" /usr/local/bin/
+# pouchd finds pouch-shim and pouch-init next to itself.
+if pouch -H unix:///var/run/pouchd.sock version >/dev/null 2>&1; then
+  echo "pouchd is already running: it keeps its old binaries until you restart it"
+fi
+install -m 0755 "$bin/pouchd" "$bin/pouch" "$bin/pouch-shim" "$bin/pouch-init" /usr/local/bin/
 
 sock=/var/run/pouchd.sock
 if ! pouch -H "unix://$sock" version >/dev/null 2>&1; then
@@ -40,3 +45,7 @@ if ! pouch pull busybox 2>/dev/null; then
   rm -rf "$root" "$root.tar"
 fi
 pouch images
+pouch run --rm busybox echo hello
+if command -v docker >/dev/null; then
+  DOCKER_HOST=unix://$sock docker run --rm busybox echo hello from docker
+fi

@@ -2,6 +2,7 @@
 //! the error kinds every subsystem maps its errors onto, and the image-reference parser both
 //! pouchd and the CLI use.
 
+pub mod container;
 pub mod error;
 pub mod filters;
 pub mod image;

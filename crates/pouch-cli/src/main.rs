@@ -1,19 +1,24 @@
 //! `pouch`: the command-line client of pouchd. This file holds the clap definitions, the
-//! dispatch to `commands/` and the error reporting (`Error: ...`, or
-//! `Error response from daemon: ...` for daemon errors; exit status 1).
+//! dispatch to `commands/` and the error reporting: `Error: ...`, or
+//! `Error response from daemon: ...` for daemon errors, with exit status 1; a
+//! [`commands::StatusError`] prints its message and exits with its status; a
+//! [`commands::ExitStatus`] (a container's or exec's status) exits silently. Flag errors exit
+//! with 125, as docker's.
 
 mod commands;
 mod credentials;
 mod output;
 mod progress;
 mod template;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 use pouch_client::{Client, ClientError};
 
+use commands::container::{ContainerCommands, ContainerOnlyCommands};
 use commands::{
-    history, image_prune, images, import, info, inspect, load, login, logout, pull, push, rmi,
-    save, system_df, tag, version,
+    attach, create, exec, history, image_prune, images, import, info, inspect, load, login, logout,
+    pull, push, rmi, run as run_cmd, save, start, system_df, tag, version,
 };
 
 #[derive(Debug, Parser)]
@@ -45,6 +50,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create and run a new container from an image
+    #[command(
+        disable_help_flag = true,
+        override_usage = "pouch run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Run(run_cmd::RunArgs),
+    /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "pouch create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Create(create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(start::StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "pouch exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(exec::ExecArgs),
+    #[command(flatten)]
+    Containers(ContainerCommands),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Download an image from a registry
     Pull(pull::PullArgs),
     /// Upload an image to a registry
@@ -110,6 +139,38 @@ enum ImageCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// List containers
+    #[command(visible_alias = "list")]
+    Ls(commands::container::ps::PsArgs),
+    /// Create and run a new container from an image
+    #[command(
+        disable_help_flag = true,
+        override_usage = "pouch run [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Run(run_cmd::RunArgs),
+    /// Create a new container
+    #[command(
+        disable_help_flag = true,
+        override_usage = "pouch create [OPTIONS] IMAGE [COMMAND] [ARG...]"
+    )]
+    Create(create::CreateArgs),
+    /// Start one or more stopped containers
+    Start(start::StartArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(attach::AttachArgs),
+    /// Execute a command in a running container
+    #[command(override_usage = "pouch exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
+    Exec(exec::ExecArgs),
+    /// Display detailed information on one or more containers
+    Inspect(inspect::ContainerInspectArgs),
+    #[command(flatten)]
+    Common(ContainerCommands),
+    #[command(flatten)]
+    Only(ContainerOnlyCommands),
+}
+
+#[derive(Debug, Subcommand)]
 enum SystemCommand {
     /// Show pouch disk usage
     Df(system_df::DfArgs),
@@ -128,6 +189,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = Client::new(&cli.host)?;
     let c = &client;
     match command {
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run_cmd::run(c, a).await,
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            create::run(c, a).await
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            start::run(c, a).await
+        }
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            attach::run(c, a).await
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => exec::run(c, a).await,
+        Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(c, a).await,
+        Command::Container(ContainerCommand::Ls(a)) => {
+            commands::container::run(c, ContainerCommands::Ps(a)).await
+        }
+        Command::Containers(cmd) | Command::Container(ContainerCommand::Common(cmd)) => {
+            commands::container::run(c, cmd).await
+        }
+        Command::Container(ContainerCommand::Only(cmd)) => {
+            commands::container::run_only(c, cmd).await
+        }
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::run(c, a).await,
         Command::Push(a) | Command::Image(ImageCommand::Push(a)) => push::run(c, a).await,
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::run(c, a).await,
@@ -148,11 +230,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Prints an error the way docker does.
-fn report(err: &anyhow::Error) {
+/// Prints an error the way docker does and returns the exit status.
+fn report(err: &anyhow::Error) -> i32 {
+    if let Some(commands::ExitStatus(status)) = err.downcast_ref::<commands::ExitStatus>() {
+        return *status;
+    }
+    if let Some(s) = err.downcast_ref::<commands::StatusError>() {
+        if !s.message.is_empty() {
+            eprintln!("{}", s.message);
+        }
+        return s.status;
+    }
     if let Some(r) = err.downcast_ref::<commands::Reported>() {
         eprintln!("{}", r.0);
-        return;
+        return 1;
     }
     let api = err.downcast_ref::<ClientError>().or_else(|| {
         match err.downcast_ref::<progress::ProgressError>() {
@@ -162,13 +253,14 @@ fn report(err: &anyhow::Error) {
     });
     if let Some(ClientError::Api { message, .. }) = api {
         eprintln!("Error response from daemon: {message}");
-        return;
+        return 1;
     }
     eprintln!("Error: {}", chain_text(err));
+    1
 }
 
 /// The error and its causes, skipping causes whose text the message already contains.
-fn chain_text(err: &anyhow::Error) -> String {
+pub(crate) fn chain_text(err: &anyhow::Error) -> String {
     let mut text = err.to_string();
     for cause in err.chain().skip(1) {
         let c = cause.to_string();
@@ -179,8 +271,22 @@ fn chain_text(err: &anyhow::Error) -> String {
     text
 }
 
+/// Parses the command line; usage errors exit with 125 as docker's flag errors do (help and
+/// version requests print and exit 0).
+fn parse_cli() -> Cli {
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let status = if e.use_stderr() { 125 } else { 0 };
+            let _ = e.print();
+            std::process::exit(status);
+        }
+    }
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let cli = parse_cli();
+    terminal::install_panic_hook();
     if cli.debug {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
@@ -201,8 +307,7 @@ fn main() {
     let result = runtime.block_on(run(cli));
     runtime.shutdown_background();
     if let Err(err) = result {
-        report(&err);
-        std::process::exit(1);
+        std::process::exit(report(&err));
     }
 }
 
@@ -228,5 +333,50 @@ mod tests {
         assert!(cli.debug);
         assert!(matches!(cli.command, Some(Command::Rmi(_))));
         assert!(Cli::try_parse_from(["pouch", "rmi"]).is_err());
+    }
+
+    #[test]
+    fn run_takes_flags_before_the_image_only() {
+        let cli = Cli::try_parse_from([
+            "pouch", "run", "--rm", "-h", "box", "-e", "A=1", "busybox", "ls", "-l", "--rm",
+        ])
+        .unwrap();
+        let Some(Command::Run(a)) = cli.command else {
+            panic!("not a run command");
+        };
+        assert!(a.opts.rm && !a.detach && a.sig_proxy);
+        assert_eq!(a.opts.hostname.as_deref(), Some("box"));
+        assert_eq!(a.args, ["busybox", "ls", "-l", "--rm"]);
+        let cli =
+            Cli::try_parse_from(["pouch", "run", "--sig-proxy=false", "-d", "busybox"]).unwrap();
+        let Some(Command::Run(a)) = cli.command else {
+            panic!("not a run command");
+        };
+        assert!(a.detach && !a.sig_proxy);
+        let err = Cli::try_parse_from(["pouch", "run", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(Cli::try_parse_from(["pouch", "run"]).is_err());
+    }
+
+    #[test]
+    fn container_commands_at_both_levels() {
+        for argv in [
+            &["pouch", "container", "ls", "-a"][..],
+            &["pouch", "container", "list"][..],
+            &["pouch", "container", "ps"][..],
+            &["pouch", "ps"][..],
+            &["pouch", "stop", "web"][..],
+            &["pouch", "container", "stop", "web"][..],
+            &["pouch", "container", "prune", "-f"][..],
+            &["pouch", "container", "inspect", "-s", "web"][..],
+            &["pouch", "container", "run", "busybox"][..],
+            &["pouch", "container", "exec", "-it", "web", "sh"][..],
+            &["pouch", "start", "-ai", "web"][..],
+            &["pouch", "attach", "--sig-proxy=false", "web"][..],
+            &["pouch", "create", "--name", "x", "busybox", "true"][..],
+        ] {
+            Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+        }
+        assert!(Cli::try_parse_from(["pouch", "prune"]).is_err());
     }
 }

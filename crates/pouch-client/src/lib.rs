@@ -4,9 +4,17 @@
 //! the client free of pooling state and matches how the CLI uses it: a handful of calls per
 //! command. Every request goes to `/v1.44/...`; daemon errors come back as
 //! [`ClientError::Api`] carrying the `{"message"}` body. Image calls live in `images.rs`,
-//! system calls (ping, version, info, auth, df) in `system.rs`.
+//! system calls (ping, version, info, auth, df) in `system.rs`, container calls in
+//! `containers.rs` (lifecycle, attach, logs, stats), `exec.rs`, `archive.rs` (cp, export) and
+//! `events.rs`; `hijack.rs` owns upgraded connections and `demux.rs` Docker's stream framing.
 
+mod archive;
+mod containers;
+mod demux;
 mod error;
+mod events;
+mod exec;
+mod hijack;
 mod host;
 mod images;
 mod json_stream;
@@ -20,7 +28,12 @@ use base64::Engine;
 use bytes::Bytes;
 use futures_util::Stream;
 
+pub use containers::{AttachOptions, LogsOptions, WaitFuture};
+pub use demux::{
+    demux_copy, demux_stream, encode_frame, DemuxError, Demuxer, Frame, FrameStream, StreamKind,
+};
 pub use error::ClientError;
+pub use hijack::HijackedStream;
 pub use host::Host;
 pub use images::{ImageImportSource, ImportOptions};
 pub use pouch_api;
@@ -38,6 +51,8 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, ClientError>> + Send>>;
 /// A JSON progress stream from the daemon (pull, push, load, import).
 pub type JsonStream = Pin<Box<dyn Stream<Item = Result<JsonMessage, ClientError>> + Send>>;
+/// A stream of typed JSON values from the daemon (events, stats).
+pub type TypedStream<T> = Pin<Box<dyn Stream<Item = Result<T, ClientError>> + Send>>;
 
 /// The default daemon address.
 pub const DEFAULT_HOST: &str = "unix:///var/run/pouchd.sock";

@@ -190,8 +190,10 @@ where
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| ClientError::hyper("http handshake", e))?;
+    // `with_upgrades` lets attach and exec take the socket over after a `101`; other
+    // requests are unaffected.
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
+        if let Err(e) = conn.with_upgrades().await {
             tracing::debug!("pouchd connection ended with an error: {e}");
         }
     });

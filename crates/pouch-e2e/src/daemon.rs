@@ -29,6 +29,8 @@ pub struct DaemonOptions {
     pub debug: bool,
     /// More flags, appended as given.
     pub extra_args: Vec<String>,
+    /// Environment variables of pouchd (e.g. `POUCH_FAULT` for the rollback tests).
+    pub env: Vec<(String, String)>,
 }
 
 impl DaemonOptions {
@@ -134,6 +136,7 @@ impl Daemon {
         let child = Command::new(&self.bins.pouchd)
             .args(&args)
             .env_remove("POUCH_HOST")
+            .envs(self.opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
@@ -162,6 +165,16 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Stops pouchd (SIGTERM) and starts it again with `env` added to its environment.
+    pub fn restart_with_env(&mut self, env: &[(&str, &str)]) -> Result<()> {
+        self.stop();
+        self.opts.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.spawn_and_wait()
     }
 
     /// Starts pouchd again on the same directories (after it exited or was killed).
@@ -301,6 +314,16 @@ impl Daemon {
         Ok(Background::spawn(self.pouch_command(args), None)?)
     }
 
+    /// `pouch <args>` on a pseudo-terminal (interactive tests).
+    pub fn pouch_pty(&self, args: &[&str]) -> Result<crate::pty::PtySession> {
+        crate::pty::PtySession::spawn(self.pouch_command(args))
+    }
+
+    /// `docker <args>` on a pseudo-terminal.
+    pub fn docker_pty(&self, args: &[&str]) -> Result<crate::pty::PtySession> {
+        crate::pty::PtySession::spawn(self.docker_command(args))
+    }
+
     fn docker_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(docker_cli().unwrap_or_else(|| PathBuf::from("docker")));
         c.args(args)
@@ -313,6 +336,24 @@ impl Daemon {
             .env_remove("DOCKER_TLS_VERIFY")
             .env_remove("DOCKER_CERT_PATH");
         c
+    }
+
+    /// Starts the docker CLI in the background.
+    pub fn docker_bg(&self, args: &[&str]) -> Result<Background> {
+        Ok(Background::spawn(self.docker_command(args), None)?)
+    }
+
+    /// `pouch inspect --type container <name>` parsed (the first object of the array).
+    #[track_caller]
+    pub fn container(&self, name: &str) -> serde_json::Value {
+        let o = self.pouch(&["inspect", "--type", "container", name]);
+        o.ok();
+        let v: serde_json::Value = serde_json::from_str(o.out())
+            .unwrap_or_else(|e| panic!("pouch inspect {name}: not JSON ({e}): {o}"));
+        match v {
+            serde_json::Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+            other => other,
+        }
     }
 
     /// Runs the docker CLI against this daemon.
@@ -386,9 +427,79 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Removes every container (through the daemon when it runs), then kills what is left
+    /// of them (after a test killed the daemon) and unmounts everything below the temp dir,
+    /// so nothing outlives the test.
+    fn teardown_containers(&mut self) {
+        if self.running() {
+            let ids = self.pouch(&["ps", "-aq", "--no-trunc"]);
+            let ids: Vec<&str> = ids.stdout.split_whitespace().collect();
+            if !ids.is_empty() {
+                let mut args = vec!["rm", "-f"];
+                args.extend(ids);
+                let _ = self.pouch(&args);
+            }
+        }
+        self.stop();
+        let containers = self.home().join("containers");
+        if let Ok(rd) = fs::read_dir(&containers) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                for ctrl in ["pids", "memory", "cpu,cpuacct", "freezer", "unified", ""] {
+                    let procs = Path::new("/sys/fs/cgroup")
+                        .join(ctrl)
+                        .join("pouch")
+                        .join(&id)
+                        .join("cgroup.procs");
+                    if ctrl == "freezer" {
+                        let _ = fs::write(procs.with_file_name("freezer.state"), "THAWED");
+                    }
+                    for pid in fs::read_to_string(&procs).unwrap_or_default().lines() {
+                        if let Some(pid) = pid.trim().parse().ok().and_then(Pid::from_raw) {
+                            let _ = kill_process(pid, Signal::KILL);
+                        }
+                    }
+                }
+            }
+        }
+        kill_processes_mentioning(&self.exec_root());
+        let root = self.dir.path().display().to_string();
+        let mut mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|m| m.starts_with(&root))
+            .collect();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in mounts {
+            let _ = pouch_sys::mount::unmount(Path::new(&m));
+        }
+    }
+}
+
+/// SIGKILLs every process whose command line mentions `path` (the shims of one daemon).
+fn kill_processes_mentioning(path: &Path) {
+    let needle = path.display().to_string();
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&needle) {
+            if let Some(pid) = Pid::from_raw(pid) {
+                let _ = kill_process(pid, Signal::KILL);
+            }
+        }
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
-        self.stop();
+        self.teardown_containers();
         if std::thread::panicking() {
             let log = self.log();
             let tail: Vec<&str> = log.lines().rev().take(60).collect();

@@ -17,6 +17,7 @@ pub mod distribution;
 pub mod fixtures;
 pub mod image;
 pub mod proxy;
+pub mod pty;
 pub mod registry;
 pub mod setup;
 

@@ -14,6 +14,10 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
             "pouch-image",
             &["pouch-api", "pouch-sys", "pouch-store", "pouch-snapshot"][..],
         ),
+        ("pouch-runtime", &["pouch-api", "pouch-sys"][..]),
+        // the shim links only the runtime crate's protocol module
+        ("pouch-shim", &["pouch-runtime", "pouch-sys"][..]),
+        ("pouch-init", &[][..]),
         (
             "pouch-engine",
             &[
@@ -22,6 +26,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "pouch-store",
                 "pouch-snapshot",
                 "pouch-image",
+                "pouch-runtime",
             ][..],
         ),
         ("pouchd", &["pouch-engine", "pouch-api", "pouch-sys"][..]),

@@ -81,11 +81,28 @@ impl Engine {
         force: bool,
         noprune: bool,
     ) -> Result<Vec<ImageDeleteItem>, ApiError> {
+        if let Ok(img) = self.images.inspect(name) {
+            // An image with other references only loses this one; the last reference (or
+            // the id) of an image a container uses is refused, with or without force.
+            let by_id = img.id.trim_start_matches("sha256:").starts_with(name.trim_start_matches("sha256:"));
+            if by_id || img.repo_tags.len() + img.repo_digests.len() <= 1 {
+                if let Some(user) = self.containers.image_users(&img.id).first() {
+                    return Err(ApiError::conflict(format!(
+                        "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}: remove the container first",
+                        &user[..12],
+                        &img.id.trim_start_matches("sha256:")[..12]
+                    )));
+                }
+            }
+        }
         Ok(self.images.remove(name, force, noprune)?)
     }
 
     pub fn prune_images(&self, filters: &Filters) -> Result<ImagePruneResponse, ApiError> {
-        Ok(self.images.prune(filters)?)
+        let containers = self.containers.clone();
+        Ok(self
+            .images
+            .prune(filters, &move |id| !containers.image_users(id).is_empty())?)
     }
 
     /// Writes a `docker save` archive of `names` to `out` (blocking).

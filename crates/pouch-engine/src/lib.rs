@@ -1,8 +1,10 @@
 //! The engine: the one interface front ends (the HTTP router, later CRI) use. It opens the
 //! metadata store and the subsystems under the home dir, and answers in API shapes
-//! (`pouch_api`) with `ApiError`s, so front ends never see a subsystem's types. Today it
-//! wraps the image manager (`images`) and host facts (`system`).
+//! (`pouch_api`) with `ApiError`s, so front ends never see a subsystem's types. It wraps
+//! the image manager (`images`), the container manager (`containers`) and host facts
+//! (`system`).
 
+pub mod containers;
 mod host;
 mod images;
 mod system;
@@ -13,6 +15,12 @@ use std::sync::Arc;
 use pouch_image::manager::{ImageManager, ImageManagerConfig};
 use pouch_store::Store;
 use tokio_util::sync::CancellationToken;
+
+pub use containers::api::LogStream;
+pub use containers::{
+    AttachOptions, AttachSession, EventsOptions, ListOptions, LogsOptions, RuntimeConfig,
+    WaitHandle,
+};
 
 /// Where images are pulled from (mirrors, insecure registries); front ends name it through
 /// the engine.
@@ -31,6 +39,8 @@ pub struct EngineConfig {
     pub debug: bool,
     /// What the daemon listens on, as given (`unix:///var/run/pouchd.sock`), for `/info`.
     pub listen_addresses: Vec<String>,
+    /// OCI runtimes, shim and init.
+    pub runtime: RuntimeConfig,
 }
 
 /// Why the engine could not open.
@@ -50,6 +60,8 @@ pub enum EngineError {
     Store(#[from] pouch_store::StoreError),
     #[error("cannot open the image store: {0}")]
     Images(#[from] pouch_image::ImageError),
+    #[error("cannot open the containers: {0}")]
+    Containers(#[from] pouch_api::ApiError),
 }
 
 /// The engine: shared by every request (`Arc<Engine>`).
@@ -57,6 +69,7 @@ pub struct Engine {
     config: EngineConfig,
     id: String,
     images: Arc<ImageManager>,
+    containers: Arc<containers::Containers>,
     shutdown: CancellationToken,
 }
 
@@ -77,13 +90,23 @@ impl Engine {
                 registry: config.registry.clone(),
                 max_concurrent_downloads: config.max_concurrent_downloads.max(1),
             },
+            store.clone(),
+        )?;
+        let containers = containers::Containers::open(
             store,
+            images.clone(),
+            containers::Paths {
+                home: config.home_dir.clone(),
+                exec_root: config.exec_root.clone(),
+            },
+            config.runtime.clone(),
         )?;
         tracing::debug!(home = %config.home_dir.display(), id = %id, "engine opened");
         Ok(Arc::new(Engine {
             config,
             id,
             images,
+            containers,
             shutdown: CancellationToken::new(),
         }))
     }

@@ -61,12 +61,13 @@ impl Engine {
         let cgroup_version = host::cgroup_version();
         let cg = host::cgroup_features(Path::new("/sys/fs/cgroup"), cgroup_version);
         let home = self.config.home_dir.display().to_string();
+        let (total, running, paused, stopped) = self.container_counts();
         Info {
             id: self.id.clone(),
-            containers: 0,
-            containers_running: 0,
-            containers_paused: 0,
-            containers_stopped: 0,
+            containers: total as i64,
+            containers_running: running as i64,
+            containers_paused: paused as i64,
+            containers_stopped: stopped as i64,
             images: self.images.count() as i64,
             driver: "overlay2".to_string(),
             driver_status: vec![[
@@ -77,7 +78,7 @@ impl Engine {
                 "Volume": [],
                 "Network": [],
                 "Authorization": null,
-                "Log": ["json-file"],
+                "Log": ["json-file", "none"],
             }),
             memory_limit: cg.memory_limit,
             swap_limit: cg.swap_limit,
@@ -113,8 +114,15 @@ impl Engine {
             labels: Vec::new(),
             experimental_build: false,
             server_version: POUCH_VERSION.to_string(),
-            runtimes: json!({}),
-            default_runtime: String::new(),
+            runtimes: serde_json::Value::Object(
+                self.config
+                    .runtime
+                    .runtimes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!({ "path": v.display().to_string() })))
+                    .collect(),
+            ),
+            default_runtime: self.config.runtime.default_runtime.clone(),
             swarm: json!({
                 "NodeID": "",
                 "NodeAddr": "",
@@ -196,6 +204,7 @@ mod tests {
             max_concurrent_downloads: 3,
             debug: true,
             listen_addresses: vec!["unix:///run/x.sock".into()],
+            runtime: Default::default(),
         })
         .unwrap()
     }
@@ -213,6 +222,7 @@ mod tests {
             max_concurrent_downloads: 3,
             debug: false,
             listen_addresses: vec![],
+            runtime: Default::default(),
         })
         .err()
         .expect("a ftp:// mirror must be refused");

@@ -2,7 +2,9 @@
 //! `<home>/snapshots/<chain-id-hex>/fs`, shared by every image whose layer chain matches.
 //! A layer is unpacked into a private `tmp-*` directory and renamed into place on commit,
 //! so a crash never leaves a half-written committed layer; `open` removes leftovers.
-//! (Container read-write snapshots and disk quota come with the containers issue.)
+//! Containers get read-write snapshots `<home>/snapshots/rw-<container-id>/{fs,work}` (the
+//! overlay upper and work dirs); the `rw-` prefix keeps them apart from layers. (Disk quota
+//! comes with the volumes issue.)
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,17 @@ impl Drop for PreparedLayer {
             let _ = fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Directory-name prefix of container read-write snapshots.
+const RW_PREFIX: &str = "rw-";
+
+/// A container's read-write layer: the overlay upper (`fs`) and work dirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RwSnapshot {
+    pub dir: PathBuf,
+    pub upper: PathBuf,
+    pub work: PathBuf,
 }
 
 fn key_hex(chain_id: &str) -> Result<&str, SnapshotError> {
@@ -125,13 +138,53 @@ impl Snapshotter {
         Ok(self.root.join(key_hex(chain_id)?).join("fs"))
     }
 
+    /// The read-write snapshot of container `id` (paths only; see `create_rw`).
+    pub fn rw(&self, id: &str) -> Result<RwSnapshot, SnapshotError> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SnapshotError::InvalidKey(id.to_string()));
+        }
+        let dir = self.root.join(format!("{RW_PREFIX}{id}"));
+        Ok(RwSnapshot {
+            upper: dir.join("fs"),
+            work: dir.join("work"),
+            dir,
+        })
+    }
+
+    /// Creates the read-write snapshot of container `id` (empty upper and work dirs).
+    pub fn create_rw(&self, id: &str) -> Result<RwSnapshot, SnapshotError> {
+        let rw = self.rw(id)?;
+        for d in [&rw.upper, &rw.work] {
+            fs::create_dir_all(d).map_err(io_err(format!("rw {id}")))?;
+        }
+        Ok(rw)
+    }
+
+    /// Removes the read-write snapshot of container `id` (absent is fine).
+    pub fn remove_rw(&self, id: &str) -> Result<(), SnapshotError> {
+        let rw = self.rw(id)?;
+        match fs::remove_dir_all(&rw.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(io_err(format!("remove rw {id}"))(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Bytes written by container `id` (its upper dir).
+    pub fn rw_usage(&self, id: &str) -> u64 {
+        let Ok(rw) = self.rw(id) else { return 0 };
+        let mut seen = std::collections::HashSet::new();
+        dir_size(&rw.upper, &mut seen).unwrap_or(0)
+    }
+
     /// Committed chain ids on disk.
     pub fn list(&self) -> Result<Vec<String>, SnapshotError> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.root).map_err(io_err("list"))? {
             let name = entry.map_err(io_err("list"))?.file_name();
             let name = name.to_string_lossy();
-            if !name.starts_with("tmp-") {
+            if !name.starts_with("tmp-") && !name.starts_with(RW_PREFIX) {
                 out.push(format!("sha256:{name}"));
             }
         }

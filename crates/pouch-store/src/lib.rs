@@ -14,6 +14,8 @@ pub const IMAGES: &str = "images";
 /// Image references, keyed by full reference (`docker.io/library/busybox:latest` or
 /// `...@sha256:<hex>`), value: image id.
 pub const REFS: &str = "refs";
+/// Container records, keyed by container id (64 hex); the engine owns the value type.
+pub const CONTAINERS: &str = "containers";
 
 /// Errors of the metadata database.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,7 @@
 //! Thin safe wrappers over the system calls Pouch needs (overlay whiteouts, xattrs, locks).
-//! This is the only crate allowed `unsafe`; today every call goes through rustix's safe API.
+//! Mounts live in `mount`. This is the only crate allowed `unsafe`; today every call goes through rustix's safe API.
+
+pub mod mount;
 
 use std::fs::File;
 use std::path::Path;

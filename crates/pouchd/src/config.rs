@@ -53,6 +53,18 @@ pub struct Flags {
     /// Write the daemon's pid to this file
     #[arg(long = "pidfile", value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+    /// OCI runtime containers use unless they name one (`--runtime`)
+    #[arg(long = "default-runtime", value_name = "NAME", default_value = "runc")]
+    pub default_runtime: String,
+    /// Register an OCI runtime: NAME=PATH (repeatable; `runc` is always known)
+    #[arg(long = "add-runtime", value_name = "NAME=PATH")]
+    pub add_runtime: Vec<String>,
+    /// The per-container shim binary (default: pouch-shim next to pouchd)
+    #[arg(long = "shim-path", value_name = "FILE")]
+    pub shim_path: Option<PathBuf>,
+    /// The `--init` binary (default: pouch-init next to pouchd)
+    #[arg(long = "init-path", value_name = "FILE")]
+    pub init_path: Option<PathBuf>,
     /// JSON file with the same keys as the long flags
     #[arg(long = "config-file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
     pub config_file: PathBuf,
@@ -68,6 +80,10 @@ const FILE_KEYS: &[(&str, Kind)] = &[
     ("max-concurrent-downloads", Kind::Count),
     ("debug", Kind::Bool),
     ("pidfile", Kind::Path),
+    ("default-runtime", Kind::Path),
+    ("add-runtime", Kind::List),
+    ("shim-path", Kind::Path),
+    ("init-path", Kind::Path),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +164,11 @@ pub struct DaemonConfig {
     pub max_concurrent_downloads: usize,
     pub debug: bool,
     pub pidfile: Option<PathBuf>,
+    pub default_runtime: String,
+    /// `NAME=PATH` entries, as given.
+    pub add_runtimes: Vec<String>,
+    pub shim_path: Option<PathBuf>,
+    pub init_path: Option<PathBuf>,
     /// The config file that was read, if there was one.
     pub config_file: Option<PathBuf>,
 }
@@ -214,6 +235,10 @@ impl DaemonConfig {
             max_concurrent_downloads: flags.max_concurrent_downloads,
             debug: flags.debug,
             pidfile: flags.pidfile,
+            default_runtime: flags.default_runtime,
+            add_runtimes: flags.add_runtime,
+            shim_path: flags.shim_path,
+            init_path: flags.init_path,
             config_file: None,
         };
         let mut listen = flags.listen;
@@ -245,6 +270,12 @@ impl DaemonConfig {
                     "home-dir" => cfg.home_dir = as_path(&value).ok_or_else(bad)?,
                     "exec-root" => cfg.exec_root = as_path(&value).ok_or_else(bad)?,
                     "pidfile" => cfg.pidfile = Some(as_path(&value).ok_or_else(bad)?),
+                    "default-runtime" => {
+                        cfg.default_runtime = value.as_str().ok_or_else(bad)?.to_string()
+                    }
+                    "add-runtime" => cfg.add_runtimes = as_list(&value).ok_or_else(bad)?,
+                    "shim-path" => cfg.shim_path = Some(as_path(&value).ok_or_else(bad)?),
+                    "init-path" => cfg.init_path = Some(as_path(&value).ok_or_else(bad)?),
                     "listen" => listen = as_list(&value).ok_or_else(bad)?,
                     "registry-mirror" => cfg.registry_mirrors = as_list(&value).ok_or_else(bad)?,
                     "insecure-registry" => {

@@ -5,6 +5,7 @@
 
 mod config;
 mod router;
+mod runtimes;
 mod server;
 
 use std::fs::File;
@@ -96,7 +97,9 @@ async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         max_concurrent_downloads: cfg.max_concurrent_downloads,
         debug: cfg.debug,
         listen_addresses: cfg.listen_strings(),
+        runtime: runtimes::runtime_config(&cfg)?,
     })?;
+    engine.restore_containers().await;
 
     let mut bound = Vec::new();
     let mut sockets = Vec::new();

@@ -1,7 +1,10 @@
-//! `pouch inspect` / `pouch image inspect`: the daemon's JSON as a 4-space indented array, or
-//! one line per object through a `--format` template.
+//! `pouch inspect` / `pouch image inspect` / `pouch container inspect`: the daemon's JSON as a
+//! 4-space indented array, or one line per object through a `--format` template. Without
+//! `--type`, each name is looked up as a container first, then as an image (docker's order);
+//! a name that is neither is `Error: No such object: NAME`.
 
-use pouch_client::Client;
+use bytes::Bytes;
+use pouch_client::{Client, ClientError};
 
 use super::{describe, Reported};
 use crate::output::indent_json;
@@ -18,16 +21,36 @@ pub struct ImageInspectArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ContainerInspectArgs {
+    /// Format the output using the given Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Display total file sizes
+    #[arg(short, long)]
+    pub size: bool,
+    /// Containers to inspect
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    #[command(flatten)]
-    pub common: ImageInspectArgs,
-    /// Return JSON for the specified type (only "image" exists so far)
+    /// Format the output using the given Go template
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short, long)]
+    pub size: bool,
+    /// Return JSON for the specified type: container or image
     #[arg(long = "type")]
     pub kind: Option<String>,
+    /// Names or IDs of containers or images
+    #[arg(required = true)]
+    pub names: Vec<String>,
 }
 
 /// The output for the objects found: the JSON array, or the template rendered for each.
-pub fn render(raws: &[bytes::Bytes], template: Option<&Template>) -> anyhow::Result<String> {
+pub fn render(raws: &[Bytes], template: Option<&Template>) -> anyhow::Result<String> {
     match template {
         None => {
             if raws.is_empty() {
@@ -55,18 +78,52 @@ pub fn render(raws: &[bytes::Bytes], template: Option<&Template>) -> anyhow::Res
     }
 }
 
+/// What kind of object a name is looked up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Container,
+    Image,
+    /// Container, then image.
+    Any,
+}
+
+/// A container's inspect JSON, fields in Docker's order (the typed answer re-serialized:
+/// untyped JSON would come back with its keys sorted).
+async fn container_raw(client: &Client, name: &str, size: bool) -> Result<Bytes, ClientError> {
+    let c = client.container_inspect(name, size).await?;
+    serde_json::to_vec(&c)
+        .map(Bytes::from)
+        .map_err(|source| ClientError::Decode {
+            what: "container inspect".into(),
+            source,
+        })
+}
+
+async fn lookup(client: &Client, name: &str, kind: Kind, size: bool) -> Result<Bytes, ClientError> {
+    match kind {
+        Kind::Container => container_raw(client, name, size).await,
+        Kind::Image => client.image_inspect_raw(name).await,
+        Kind::Any => match container_raw(client, name, size).await {
+            Err(e) if e.is_not_found() => client.image_inspect_raw(name).await,
+            other => other,
+        },
+    }
+}
+
 async fn inspect(
     client: &Client,
-    args: &ImageInspectArgs,
-    object_errors: bool,
+    names: &[String],
+    format: Option<&str>,
+    kind: Kind,
+    size: bool,
 ) -> anyhow::Result<()> {
-    let template = args.format.as_deref().map(Template::parse).transpose()?;
+    let template = format.map(Template::parse).transpose()?;
     let mut raws = Vec::new();
     let mut errors = Vec::new();
-    for name in &args.names {
-        match client.image_inspect_raw(name).await {
+    for name in names {
+        match lookup(client, name, kind, size).await {
             Ok(raw) => raws.push(raw),
-            Err(e) if object_errors && e.is_not_found() => {
+            Err(e) if kind == Kind::Any && e.is_not_found() => {
                 errors.push(format!("Error: No such object: {name}"))
             }
             Err(e) if !e.is_daemon_error() => return Err(e.into()),
@@ -82,25 +139,49 @@ async fn inspect(
 }
 
 pub async fn run_image(client: &Client, args: ImageInspectArgs) -> anyhow::Result<()> {
-    inspect(client, &args, false).await
+    inspect(
+        client,
+        &args.names,
+        args.format.as_deref(),
+        Kind::Image,
+        false,
+    )
+    .await
+}
+
+pub async fn run_container(client: &Client, args: ContainerInspectArgs) -> anyhow::Result<()> {
+    inspect(
+        client,
+        &args.names,
+        args.format.as_deref(),
+        Kind::Container,
+        args.size,
+    )
+    .await
 }
 
 pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
-    match args.kind.as_deref() {
-        None | Some("image") => inspect(client, &args.common, args.kind.is_none()).await,
-        Some(other) => anyhow::bail!("unsupported --type {other:?}: only \"image\" is supported"),
-    }
+    let kind = match args.kind.as_deref() {
+        None | Some("") => Kind::Any,
+        Some("container") => Kind::Container,
+        Some("image") => Kind::Image,
+        Some(other) => anyhow::bail!(
+            "{other:?} is not a valid value for --type: use \"container\" or \"image\""
+        ),
+    };
+    inspect(client, &args.names, args.format.as_deref(), kind, args.size).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pouch_api::container::ContainerInspect;
 
     #[test]
     fn json_array_like_docker() {
         let raws = vec![
-            bytes::Bytes::from_static(br#"{"Id":"sha256:a","RepoTags":["x:1"],"Config":{}}"#),
-            bytes::Bytes::from_static(br#"{"Id":"sha256:b","RepoTags":[]}"#),
+            Bytes::from_static(br#"{"Id":"sha256:a","RepoTags":["x:1"],"Config":{}}"#),
+            Bytes::from_static(br#"{"Id":"sha256:b","RepoTags":[]}"#),
         ];
         let expected = r#"[
     {
@@ -122,5 +203,22 @@ mod tests {
         assert!(render(&raws, Some(&t)).is_err());
         let t = Template::parse("{{.Id}}").unwrap();
         assert_eq!(render(&raws, Some(&t)).unwrap(), "sha256:a\nsha256:b\n");
+    }
+
+    #[test]
+    fn container_json_keeps_dockers_field_order() {
+        let c = ContainerInspect {
+            id: "abc".into(),
+            name: "/web".into(),
+            ..Default::default()
+        };
+        let raw = Bytes::from(serde_json::to_vec(&c).unwrap());
+        let text = render(std::slice::from_ref(&raw), None).unwrap();
+        let id = text.find("\"Id\"").unwrap();
+        let created = text.find("\"Created\"").unwrap();
+        let state = text.find("\"State\"").unwrap();
+        assert!(id < created && created < state, "{text}");
+        let t = Template::parse("{{.Name}} {{.State.Running}}").unwrap();
+        assert_eq!(render(&[raw], Some(&t)).unwrap(), "/web false\n");
     }
 }

@@ -1,6 +1,13 @@
 //! One module per CLI command, plus the helpers they share: terminal checks, registry
-//! credentials lookup, and the error type for commands that report several failures.
+//! credentials lookup, and the error types that decide what `main` prints and the exit
+//! status ([`Reported`], [`ExitStatus`], [`StatusError`]). `container_opts` is the flag set
+//! of `create`/`run`; `streamer` pumps attach and exec connections.
 
+pub mod attach;
+pub mod container;
+pub mod container_opts;
+pub mod create;
+pub mod exec;
 pub mod history;
 pub mod image_prune;
 pub mod images;
@@ -13,7 +20,10 @@ pub mod logout;
 pub mod pull;
 pub mod push;
 pub mod rmi;
+pub mod run;
 pub mod save;
+pub mod start;
+pub mod streamer;
 pub mod system_df;
 pub mod tag;
 pub mod version;
@@ -30,6 +40,32 @@ use crate::credentials::{self, CredentialStore, CredentialsError};
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Reported(pub String);
+
+/// The command ends with this exit status and prints nothing more (the container's exit
+/// status for `run`, `start -a`, `attach` and `exec`).
+#[derive(Debug, thiserror::Error)]
+#[error("exit status {0}")]
+pub struct ExitStatus(pub i32);
+
+/// The command fails with `status` after printing `message` as it is (docker's
+/// `cli.StatusError`: 125 for usage errors and `run` failures, 126/127 when the command
+/// cannot be run).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StatusError {
+    pub status: i32,
+    pub message: String,
+}
+
+impl StatusError {
+    /// A usage error of `command`: `Error: <reason>` and the help hint, status 125.
+    pub fn usage(command: &str, reason: impl std::fmt::Display) -> StatusError {
+        StatusError {
+            status: 125,
+            message: format!("Error: {reason}\nSee 'pouch {command} --help'."),
+        }
+    }
+}
 
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()

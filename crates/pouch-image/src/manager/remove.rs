@@ -166,8 +166,13 @@ impl ImageManager {
     }
 
     /// `POST /images/prune`: deletes dangling images (no tag), or with `dangling=false` every
-    /// image (none is used by a container yet); `label` and `until` narrow the choice.
-    pub fn prune(&self, filters: &Filters) -> Result<ImagePruneResponse, ImageError> {
+    /// image; `label` and `until` narrow the choice. Images for which `in_use` says yes (a
+    /// container uses them) are kept.
+    pub fn prune(
+        &self,
+        filters: &Filters,
+        in_use: &dyn Fn(&str) -> bool,
+    ) -> Result<ImagePruneResponse, ImageError> {
         filters
             .check_keys(PRUNE_FILTERS)
             .map_err(|e| ImageError::InvalidArgument(e.message))?;
@@ -182,7 +187,10 @@ impl ImageManager {
         let mut items = Vec::new();
         let mut b = Batch::default();
         for rec in self.records()? {
-            if until.is_some_and(|t| rec.created_unix > t) || !labels_match(labels, &rec.labels) {
+            if until.is_some_and(|t| rec.created_unix > t)
+                || !labels_match(labels, &rec.labels)
+                || in_use(&rec.id)
+            {
                 continue;
             }
             let image_refs = refs.get(&rec.id).map(Vec::as_slice).unwrap_or(&[]);
@@ -397,24 +405,24 @@ mod tests {
         let t = testutil::manager();
         let tagged = testutil::import(&t.mgr, "tagged", Some("keep"));
         let dangling = testutil::import(&t.mgr, "dangling", None);
-        let r = t.mgr.prune(&Filters::default()).unwrap();
+        let r = t.mgr.prune(&Filters::default(), &|_| false).unwrap();
         let items = r.images_deleted.unwrap();
         assert_eq!(items, vec![deleted(&dangling)]);
         assert!(r.space_reclaimed > 0);
         assert!(t.mgr.resolve(&tagged).is_ok());
         assert!(t.mgr.resolve(&dangling).is_err());
 
-        let nothing = t.mgr.prune(&Filters::default()).unwrap();
+        let nothing = t.mgr.prune(&Filters::default(), &|_| false).unwrap();
         assert!(nothing.images_deleted.is_none());
 
         let mut f = Filters::default();
         f.add("label", "nope");
         f.add("dangling", "false");
-        assert!(t.mgr.prune(&f).unwrap().images_deleted.is_none());
+        assert!(t.mgr.prune(&f, &|_| false).unwrap().images_deleted.is_none());
 
         let mut f = Filters::default();
         f.add("dangling", "false");
-        let r = t.mgr.prune(&f).unwrap();
+        let r = t.mgr.prune(&f, &|_| false).unwrap();
         assert_eq!(r.images_deleted.unwrap().len(), 2);
         assert_eq!(t.mgr.count(), 0);
         assert!(t.mgr.content.list().unwrap().is_empty());
@@ -422,7 +430,7 @@ mod tests {
         let mut bad = Filters::default();
         bad.add("colour", "red");
         assert!(matches!(
-            t.mgr.prune(&bad).unwrap_err(),
+            t.mgr.prune(&bad, &|_| false).unwrap_err(),
             ImageError::InvalidArgument(_)
         ));
     }

@@ -2,11 +2,20 @@
 //! the version middleware (`version`), and the streaming helpers (`stream`). Handlers reach
 //! the engine only; errors leave as Docker's `{"message": ...}` with the status of their kind.
 
+mod archive;
+mod containers;
+mod events;
+mod exec;
+mod hijack;
 mod images;
+mod logs;
+mod query;
 mod stream;
 mod system;
 mod version;
 
+#[cfg(test)]
+mod container_tests;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +59,44 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .post(images::post_by_name)
                 .delete(images::remove),
         )
+        // containers.rs, logs.rs, archive.rs
+        .route("/containers/create", post(containers::create))
+        .route("/containers/json", get(containers::list))
+        .route("/containers/prune", post(containers::prune))
+        .route(
+            "/containers/{id}",
+            axum::routing::delete(containers::remove),
+        )
+        .route("/containers/{id}/json", get(containers::inspect))
+        .route("/containers/{id}/start", post(containers::start))
+        .route("/containers/{id}/stop", post(containers::stop))
+        .route("/containers/{id}/restart", post(containers::restart))
+        .route("/containers/{id}/kill", post(containers::kill))
+        .route("/containers/{id}/pause", post(containers::pause))
+        .route("/containers/{id}/unpause", post(containers::unpause))
+        .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/top", get(containers::top))
+        .route("/containers/{id}/resize", post(containers::resize))
+        .route("/containers/{id}/changes", get(containers::changes))
+        .route("/containers/{id}/wait", post(containers::wait))
+        .route("/containers/{id}/attach", post(containers::attach))
+        .route("/containers/{id}/logs", get(logs::logs))
+        .route("/containers/{id}/stats", get(logs::stats))
+        .route(
+            "/containers/{id}/archive",
+            axum::routing::head(archive::head)
+                .get(archive::get)
+                .put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        // exec.rs
+        .route("/containers/{id}/exec", post(exec::create))
+        .route("/exec/{id}/start", post(exec::start))
+        .route("/exec/{id}/resize", post(exec::resize))
+        .route("/exec/{id}/json", get(exec::inspect))
+        // events.rs
+        .route("/events", get(events::events))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(engine);

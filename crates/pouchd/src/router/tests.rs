@@ -29,6 +29,7 @@ fn api() -> TestApi {
         max_concurrent_downloads: 3,
         debug: false,
         listen_addresses: vec!["unix:///tmp/test.sock".to_string()],
+        runtime: Default::default(),
     })
     .unwrap();
     let app = super::router(engine.clone());
