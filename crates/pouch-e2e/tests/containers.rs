@@ -17,7 +17,7 @@ fn run_lifecycle_exec_logs() {
         .ok()
         .says("hello");
     let r = d.pouch(&["run", "--name", "three", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
-    assert_eq!(r.status.code(), Some(3), "{r}");
+    assert_eq!(r.code, Some(3), "{r}");
     assert!(r.stdout.contains("out") && r.stderr.contains("err"), "{r}");
     let ps = d.pouch(&["ps", "-a"]);
     ps.ok().says("three").says("Exited (3)");
@@ -45,7 +45,7 @@ fn run_lifecycle_exec_logs() {
         .ok()
         .says("from-exec");
     let e = d.pouch(&["exec", "web", "sh", "-c", "exit 4"]);
-    assert_eq!(e.status.code(), Some(4), "{e}");
+    assert_eq!(e.code, Some(4), "{e}");
     wait_for(Duration::from_secs(5), || {
         d.pouch(&["logs", "web"]).stdout.contains("started").then_some(())
     })
@@ -106,7 +106,7 @@ fn errors_name_the_object() {
     assert_eq!(all.ok().stdout.lines().count(), 1, "{all}");
     // A command that does not exist: 127, and the container records the error.
     let r = d.pouch(&["run", "--name", "nocmd", "busybox", "/no/such/cmd"]);
-    assert_eq!(r.status.code(), Some(127), "{r}");
+    assert_eq!(r.code, Some(127), "{r}");
     // The image of a container cannot be removed.
     d.pouch(&["rmi", "busybox"]).fails().says("container");
 }

@@ -18,13 +18,13 @@ fn docker_cli_runs_containers() {
     let since = chrono_now();
     d.docker(&["run", "--rm", "busybox", "echo", "hi"]).ok().says("hi");
     let r = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 42"]);
-    assert_eq!(r.status.code(), Some(42), "{r}");
+    assert_eq!(r.code, Some(42), "{r}");
     d.docker(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "echo one; sleep 1000"])
         .ok();
     d.docker(&["ps"]).ok().says("web").says("Up");
     d.docker(&["exec", "web", "echo", "from-exec"]).ok().says("from-exec");
     let e = d.docker(&["exec", "web", "sh", "-c", "exit 5"]);
-    assert_eq!(e.status.code(), Some(5), "{e}");
+    assert_eq!(e.code, Some(5), "{e}");
     d.docker(&["exec", "-d", "web", "sh", "-c", "echo detached > /tmp/d"]).ok();
     wait_for(Duration::from_secs(5), || {
         d.docker(&["exec", "web", "cat", "/tmp/d"]).stdout.contains("detached").then_some(())

@@ -85,7 +85,7 @@ impl Engine {
             // An image with other references only loses this one; the last reference (or
             // the id) of an image a container uses is refused, with or without force.
             let by_id = img.id.trim_start_matches("sha256:").starts_with(name.trim_start_matches("sha256:"));
-            if by_id || img.repo_tags.len() + img.repo_digests.len() <= 1 {
+            if by_id || img.repo_tags.len() <= 1 {
                 if let Some(user) = self.containers.image_users(&img.id).first() {
                     return Err(ApiError::conflict(format!(
                         "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}: remove the container first",

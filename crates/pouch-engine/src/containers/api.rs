@@ -206,7 +206,8 @@ impl Engine {
     pub fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat, ApiError> {
         let c = self.containers.get(name)?;
         self.containers.ensure_mounted(&c)?;
-        Ok(archive::stat_path(&self.containers.paths.rootfs(&c.id), path)?)
+        let (root, path) = self.archive_root(&c.id, path);
+        Ok(archive::stat_path(&root, &path)?)
     }
 
     /// `GET /containers/{id}/archive` (blocking): returns the stat after writing the tar.
@@ -218,10 +219,23 @@ impl Engine {
     ) -> Result<PathStat, ApiError> {
         let c = self.containers.get(name)?;
         self.containers.ensure_mounted(&c)?;
-        let stat = archive::get_archive(&self.containers.paths.rootfs(&c.id), path, out)?;
+        let (root, inner) = self.archive_root(&c.id, path);
+        let stat = archive::get_archive(&root, &inner, out)?;
         self.containers
             .event(&c, "archive-path", &[("path", path.to_string())]);
         Ok(stat)
+    }
+
+    /// Where a container path is read from: the bundle for the files pouchd bind-mounts
+    /// (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`), else the root filesystem.
+    fn archive_root(&self, id: &str, path: &str) -> (std::path::PathBuf, String) {
+        let clean = path.trim_end_matches('/');
+        for f in ["hostname", "hosts", "resolv.conf"] {
+            if clean == format!("/etc/{f}") {
+                return (self.containers.paths.bundle(id), format!("/{f}"));
+            }
+        }
+        (self.containers.paths.rootfs(id), path.to_string())
     }
 
     /// `PUT /containers/{id}/archive` (blocking).
@@ -235,10 +249,9 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let c = self.containers.get(name)?;
         if c.record().host_config.readonly_rootfs {
-            return Err(ApiError::new(
-                pouch_api::ErrorKind::Unauthorized,
-                format!("container {name} has a read-only root filesystem: cannot copy into it"),
-            ));
+            return Err(ApiError::invalid(format!(
+                "container rootfs is marked read-only: cannot copy into container {name}"
+            )));
         }
         self.containers.ensure_mounted(&c)?;
         let rootfs = self.containers.paths.rootfs(&c.id);

@@ -89,7 +89,21 @@ impl CapSet {
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(NAMES.len() - 1)
             .min(NAMES.len() - 1);
-        CapSet((0..=last as u8).collect())
+        // Only what the daemon itself may hold: a host (or a VM) can drop capabilities from
+        // the bounding set, and the runtime cannot grant those.
+        let bounding = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapBnd:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+            .unwrap_or(u64::MAX);
+        CapSet(
+            (0..=last as u8)
+                .filter(|n| bounding & (1u64 << n) != 0)
+                .collect(),
+        )
     }
 
     /// `true` when the set holds `name` (`SYS_ADMIN` or `CAP_SYS_ADMIN`, any case).

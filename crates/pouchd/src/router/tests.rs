@@ -225,7 +225,7 @@ async fn info_reports_the_host() {
 #[tokio::test]
 async fn unknown_routes_and_fixed_answers() {
     let t = api();
-    let a = t.get("/containers/web/json").await;
+    let a = t.get("/nodes/web").await;
     assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(a.json()["message"], "page not found");
     assert_api_headers(&a);
