@@ -16,22 +16,44 @@ fn run_lifecycle_exec_logs() {
     d.pouch(&["run", "--rm", "busybox", "echo", "hello"])
         .ok()
         .says("hello");
-    let r = d.pouch(&["run", "--name", "three", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let r = d.pouch(&[
+        "run",
+        "--name",
+        "three",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(r.code, Some(3), "{r}");
     assert!(r.stdout.contains("out") && r.stderr.contains("err"), "{r}");
     let ps = d.pouch(&["ps", "-a"]);
     ps.ok().says("three").says("Exited (3)");
     assert_eq!(
-        d.pouch(&["inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}", "three"])
-            .ok()
-            .out(),
+        d.pouch(&[
+            "inspect",
+            "-f",
+            "{{.State.ExitCode}} {{.State.Status}}",
+            "three"
+        ])
+        .ok()
+        .out(),
         "3 exited"
     );
     d.pouch(&["logs", "three"]).ok().says("out").says("err");
 
     // A detached container: ps, inspect, exec, logs, top, stop, wait, rm.
     let id = d
-        .pouch(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "echo started; exec sleep 1000"])
+        .pouch(&[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "busybox",
+            "sh",
+            "-c",
+            "echo started; exec sleep 1000",
+        ])
         .ok()
         .out()
         .to_string();
@@ -47,16 +69,23 @@ fn run_lifecycle_exec_logs() {
     let e = d.pouch(&["exec", "web", "sh", "-c", "exit 4"]);
     assert_eq!(e.code, Some(4), "{e}");
     wait_for(Duration::from_secs(5), || {
-        d.pouch(&["logs", "web"]).stdout.contains("started").then_some(())
+        d.pouch(&["logs", "web"])
+            .stdout
+            .contains("started")
+            .then_some(())
     })
     .expect("logs of web");
     d.pouch(&["top", "web"]).ok().says("sleep 1000");
     // 409: running, without force.
-    d.pouch(&["rm", "web"]).fails().says("stop the container before removing or force remove");
+    d.pouch(&["rm", "web"])
+        .fails()
+        .says("stop the container before removing or force remove");
     d.pouch(&["stop", "-t", "1", "web"]).ok().says("web");
     assert_eq!(d.pouch(&["wait", "web"]).ok().out(), "137");
     // exec in a stopped container: 409 with the reason.
-    d.pouch(&["exec", "web", "true"]).fails().says("is not running");
+    d.pouch(&["exec", "web", "true"])
+        .fails()
+        .says("is not running");
     d.pouch(&["start", "web"]).ok();
     d.pouch(&["restart", "-t", "1", "web"]).ok();
     assert_eq!(d.container("web")["State"]["Running"], true);
@@ -97,7 +126,9 @@ fn errors_name_the_object() {
     d.pouch(&["create", "--cap-add", "NOPE", "busybox"])
         .fails()
         .says("NOPE");
-    d.pouch(&["create", "-m", "abc", "busybox"]).fails().says("abc");
+    d.pouch(&["create", "-m", "abc", "busybox"])
+        .fails()
+        .says("abc");
     d.pouch(&["create", "--restart", "sometimes", "busybox"])
         .fails()
         .says("sometimes");

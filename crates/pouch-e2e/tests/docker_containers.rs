@@ -16,22 +16,41 @@ fn docker_cli_runs_containers() {
     let (_reg, d) = setup::busybox_mirror(&bins);
     d.docker(&["pull", "busybox"]).ok();
     let since = chrono_now();
-    d.docker(&["run", "--rm", "busybox", "echo", "hi"]).ok().says("hi");
+    d.docker(&["run", "--rm", "busybox", "echo", "hi"])
+        .ok()
+        .says("hi");
     let r = d.docker(&["run", "--rm", "busybox", "sh", "-c", "exit 42"]);
     assert_eq!(r.code, Some(42), "{r}");
-    d.docker(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "echo one; sleep 1000"])
-        .ok();
+    d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 1000",
+    ])
+    .ok();
     d.docker(&["ps"]).ok().says("web").says("Up");
-    d.docker(&["exec", "web", "echo", "from-exec"]).ok().says("from-exec");
+    d.docker(&["exec", "web", "echo", "from-exec"])
+        .ok()
+        .says("from-exec");
     let e = d.docker(&["exec", "web", "sh", "-c", "exit 5"]);
     assert_eq!(e.code, Some(5), "{e}");
-    d.docker(&["exec", "-d", "web", "sh", "-c", "echo detached > /tmp/d"]).ok();
+    d.docker(&["exec", "-d", "web", "sh", "-c", "echo detached > /tmp/d"])
+        .ok();
     wait_for(Duration::from_secs(5), || {
-        d.docker(&["exec", "web", "cat", "/tmp/d"]).stdout.contains("detached").then_some(())
+        d.docker(&["exec", "web", "cat", "/tmp/d"])
+            .stdout
+            .contains("detached")
+            .then_some(())
     })
     .expect("exec -d ran");
     assert_eq!(
-        d.docker(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "web"]).ok().out(),
+        d.docker(&["inspect", "-f", "{{.State.Running}} {{.Name}}", "web"])
+            .ok()
+            .out(),
         "true /web"
     );
 
@@ -43,16 +62,23 @@ fn docker_cli_runs_containers() {
     let local = dir.path().join("in.txt");
     std::fs::write(&local, "copied in\n").unwrap();
     d.docker(&["cp", local.to_str().unwrap(), "web:/tmp/"]).ok();
-    d.docker(&["exec", "web", "cat", "/tmp/in.txt"]).ok().says("copied in");
+    d.docker(&["exec", "web", "cat", "/tmp/in.txt"])
+        .ok()
+        .says("copied in");
     let out = dir.path().join("hosts");
-    d.docker(&["cp", "web:/etc/hostname", out.to_str().unwrap()]).ok();
+    d.docker(&["cp", "web:/etc/hostname", out.to_str().unwrap()])
+        .ok();
     assert!(!std::fs::read_to_string(&out).unwrap().is_empty());
     let exported = dir.path().join("web.tar");
-    d.docker(&["export", "-o", exported.to_str().unwrap(), "web"]).ok();
-    assert!(std::fs::metadata(&exported).unwrap().len() > 500_000, "export is the whole rootfs");
+    d.docker(&["export", "-o", exported.to_str().unwrap(), "web"])
+        .ok();
+    assert!(
+        std::fs::metadata(&exported).unwrap().len() > 500_000,
+        "export is the whole rootfs"
+    );
 
     // logs -f ends when the container stops.
-    let mut follow = d.docker_bg(&["logs", "-f", "web"]).expect("docker logs -f");
+    let follow = d.docker_bg(&["logs", "-f", "web"]).expect("docker logs -f");
     std::thread::sleep(Duration::from_millis(500));
     d.docker(&["stop", "-t", "1", "web"]).ok();
     let logs = follow.wait(Duration::from_secs(10));
@@ -62,9 +88,18 @@ fn docker_cli_runs_containers() {
     // events since the start of the test, up to now.
     let until = chrono_now();
     let ev = d.docker(&[
-        "events", "--since", &since, "--until", &until, "--filter", "container=web",
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=web",
     ]);
-    ev.ok().says("container create").says("container start").says("container die");
+    ev.ok()
+        .says("container create")
+        .says("container start")
+        .says("container die");
 
     d.docker(&["rm", "web"]).ok();
     d.docker(&["inspect", "web"]).fails();

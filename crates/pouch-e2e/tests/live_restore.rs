@@ -13,9 +13,28 @@ fn containers_survive_daemon_kill() {
         return;
     };
     let (_reg, mut d) = setup::busybox_mirror(&bins);
-    d.pouch(&["run", "-d", "--name", "long", "busybox", "sh", "-c",
-        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]).ok();
-    d.pouch(&["run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 2; exit 7"]).ok();
+    d.pouch(&[
+        "run",
+        "-d",
+        "--name",
+        "long",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+    ])
+    .ok();
+    d.pouch(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 2; exit 7",
+    ])
+    .ok();
     let pid_before = d.container("long")["State"]["Pid"].as_i64().unwrap();
     d.kill9().expect("kill -9 pouchd");
     std::thread::sleep(Duration::from_secs(3));
@@ -35,9 +54,13 @@ fn containers_survive_daemon_kill() {
     .expect("short exited");
     assert_eq!(short["State"]["ExitCode"], 7, "{short}");
     d.pouch(&["ps"]).ok().says("long");
-    d.pouch(&["exec", "long", "echo", "still-here"]).ok().says("still-here");
+    d.pouch(&["exec", "long", "echo", "still-here"])
+        .ok()
+        .says("still-here");
     // logs -f follows the running container and ends when it stops.
-    let mut follow = d.pouch_bg(&["logs", "-f", "--tail", "1", "long"]).expect("logs -f");
+    let follow = d
+        .pouch_bg(&["logs", "-f", "--tail", "1", "long"])
+        .expect("logs -f");
     std::thread::sleep(Duration::from_millis(800));
     d.pouch(&["stop", "-t", "1", "long"]).ok();
     let out = follow.wait(Duration::from_secs(10));
@@ -51,7 +74,19 @@ fn restart_policies() {
         return;
     };
     let (_reg, mut d) = setup::busybox_mirror(&bins);
-    d.pouch(&["run", "-d", "--name", "fail", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 1"]).ok();
+    d.pouch(&[
+        "run",
+        "-d",
+        "--name",
+        "fail",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ])
+    .ok();
     let v = wait_for(Duration::from_secs(15), || {
         let v = d.container("fail");
         (v["RestartCount"] == 2 && v["State"]["Status"] == "exited").then_some(v)
@@ -60,8 +95,20 @@ fn restart_policies() {
     assert_eq!(v["RestartCount"], 2, "{v}");
     assert_eq!(v["State"]["ExitCode"], 1, "{v}");
 
-    d.pouch(&["run", "-d", "--name", "always", "--restart", "always", "busybox", "sleep", "1000"]).ok();
-    d.pouch(&["run", "-d", "--name", "never", "busybox", "sleep", "1000"]).ok();
+    d.pouch(&[
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    d.pouch(&["run", "-d", "--name", "never", "busybox", "sleep", "1000"])
+        .ok();
     // A host reboot kills every container; so does this.
     let ids: Vec<String> = ["always", "never"]
         .iter()
@@ -69,14 +116,20 @@ fn restart_policies() {
         .collect();
     d.kill9().expect("kill -9 pouchd");
     for pid in &ids {
-        let _ = std::process::Command::new("kill").args(["-9", pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
     }
     std::thread::sleep(Duration::from_secs(1));
     d.restart().expect("restart pouchd");
     let back = wait_for(Duration::from_secs(10), || {
         (d.container("always")["State"]["Running"] == true).then_some(())
     });
-    assert!(back.is_some(), "always container did not come back: {}", d.container("always"));
+    assert!(
+        back.is_some(),
+        "always container did not come back: {}",
+        d.container("always")
+    );
     let never = d.container("never");
     assert_eq!(never["State"]["Running"], false, "{never}");
     assert_eq!(never["State"]["ExitCode"], 137, "{never}");

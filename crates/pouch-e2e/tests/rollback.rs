@@ -23,7 +23,10 @@ fn leftovers(d: &pouch_e2e::Daemon) -> Vec<String> {
         }
     }
     let root = d.root().display().to_string();
-    for m in std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines() {
+    for m in std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+    {
         if let Some(mp) = m.split(' ').nth(4) {
             if mp.starts_with(&root) {
                 out.push(format!("mount {mp}"));
@@ -48,17 +51,36 @@ fn failed_create_and_start_leave_nothing() {
     };
     let (_reg, mut d) = setup::busybox_mirror(&bins);
     d.pouch(&["pull", "busybox"]).ok();
-    for step in ["create.snapshot", "create.bundle", "create.mount", "create.record"] {
-        d.restart_with_env(&[("POUCH_FAULT", step)]).expect("restart pouchd");
+    for step in [
+        "create.snapshot",
+        "create.bundle",
+        "create.mount",
+        "create.record",
+    ] {
+        d.restart_with_env(&[("POUCH_FAULT", step)])
+            .expect("restart pouchd");
         d.pouch(&["create", "--name", "failing", "busybox", "true"])
             .fails()
             .says(step);
-        assert_eq!(leftovers(&d), Vec::<String>::new(), "after a failure at {step}");
-        assert_eq!(d.pouch(&["ps", "-aq"]).ok().out(), "", "a record left at {step}");
+        assert_eq!(
+            leftovers(&d),
+            Vec::<String>::new(),
+            "after a failure at {step}"
+        );
+        assert_eq!(
+            d.pouch(&["ps", "-aq"]).ok().out(),
+            "",
+            "a record left at {step}"
+        );
     }
     for step in ["start.shim", "start.runtime"] {
-        d.restart_with_env(&[("POUCH_FAULT", step)]).expect("restart pouchd");
-        let id = d.pouch(&["create", "busybox", "sleep", "100"]).ok().out().to_string();
+        d.restart_with_env(&[("POUCH_FAULT", step)])
+            .expect("restart pouchd");
+        let id = d
+            .pouch(&["create", "busybox", "sleep", "100"])
+            .ok()
+            .out()
+            .to_string();
         d.pouch(&["start", &id]).fails().says(step);
         let clean = wait_for(Duration::from_secs(5), || {
             let state = d.exec_root().join("containers").join(&id);
@@ -72,9 +94,16 @@ fn failed_create_and_start_leave_nothing() {
         );
         let v = d.container(&id);
         assert_eq!(v["State"]["Running"], false, "{v}");
-        assert!(v["State"]["Error"].as_str().unwrap_or("").contains(step), "{v}");
+        assert!(
+            v["State"]["Error"].as_str().unwrap_or("").contains(step),
+            "{v}"
+        );
         d.pouch(&["rm", &id]).ok();
-        assert_eq!(leftovers(&d), Vec::<String>::new(), "after removing, {step}");
+        assert_eq!(
+            leftovers(&d),
+            Vec::<String>::new(),
+            "after removing, {step}"
+        );
     }
     // No shim or container process of this daemon is left (pouchd itself names the dir).
     let exec = d.exec_root().display().to_string();

@@ -84,7 +84,10 @@ impl Engine {
         if let Ok(img) = self.images.inspect(name) {
             // An image with other references only loses this one; the last reference (or
             // the id) of an image a container uses is refused, with or without force.
-            let by_id = img.id.trim_start_matches("sha256:").starts_with(name.trim_start_matches("sha256:"));
+            let by_id = img
+                .id
+                .trim_start_matches("sha256:")
+                .starts_with(name.trim_start_matches("sha256:"));
             if by_id || img.repo_tags.len() <= 1 {
                 if let Some(user) = self.containers.image_users(&img.id).first() {
                     return Err(ApiError::conflict(format!(

@@ -81,7 +81,11 @@ fn the_child_starts_with_no_blocked_or_ignored_signals() {
     assert_eq!(mask("SigBlk:"), 0, "blocked signals in the child");
     // glibc's posix_spawn ignores its two internal signals (32, 33); no standard signal and
     // no signal from SIGRTMIN (34) on may be ignored
-    assert_eq!(mask("SigIgn:") & !0x1_8000_0000, 0, "ignored signals in the child");
+    assert_eq!(
+        mask("SigIgn:") & !0x1_8000_0000,
+        0,
+        "ignored signals in the child"
+    );
 }
 
 #[test]
@@ -113,9 +117,8 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn sigterm_to_pouch_init_reaches_the_child() {
-    let (mut child, _out) = start_ready(
-        "trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done",
-    );
+    let (mut child, _out) =
+        start_ready("trap 'exit 42' TERM; echo ready; while :; do sleep 0.05; done");
     send(&child, rustix::process::Signal::TERM);
     let status = wait_with_timeout(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(42));
@@ -177,7 +180,11 @@ fn orphans_are_adopted_and_reaped() {
     );
     std::thread::sleep(Duration::from_millis(1200));
     let left = children_of(init);
-    assert_eq!(left.len(), 1, "children of pouch-init after 1.2 s: {left:?}");
+    assert_eq!(
+        left.len(),
+        1,
+        "children of pouch-init after 1.2 s: {left:?}"
+    );
     assert_ne!(left[0].1, 'Z');
     send(&child, rustix::process::Signal::KILL);
     let _ = child.wait();

@@ -231,9 +231,7 @@ pub fn parse_cpuset(s: &str) -> Result<Vec<u32>, CgroupError> {
             return Err(invalid(format!("range {part} goes backwards")));
         }
         if (last - first) as usize >= MAX_CPUSET_ENTRIES || set.len() >= MAX_CPUSET_ENTRIES {
-            return Err(invalid(format!(
-                "more than {MAX_CPUSET_ENTRIES} entries"
-            )));
+            return Err(invalid(format!("more than {MAX_CPUSET_ENTRIES} entries")));
         }
         set.extend(first..=last);
     }
@@ -484,12 +482,18 @@ impl CgroupLayout {
     pub fn pids(&self, cgroups_path: &str) -> Vec<i32> {
         let dir = match self.mode {
             CgroupMode::Unified => self.controller_dir("", cgroups_path),
-            CgroupMode::Legacy | CgroupMode::Hybrid => {
-                ["pids", "memory", "cpu", "cpuacct", "freezer", "devices", "name=systemd"]
-                    .iter()
-                    .filter_map(|c| self.controller_dir(c, cgroups_path))
-                    .find(|d| d.is_dir())
-            }
+            CgroupMode::Legacy | CgroupMode::Hybrid => [
+                "pids",
+                "memory",
+                "cpu",
+                "cpuacct",
+                "freezer",
+                "devices",
+                "name=systemd",
+            ]
+            .iter()
+            .filter_map(|c| self.controller_dir(c, cgroups_path))
+            .find(|d| d.is_dir()),
         };
         let mut pids = BTreeSet::new();
         if let Some(dir) = dir {
@@ -580,7 +584,9 @@ fn unescape_mountinfo(s: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\'
             && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4].iter().all(|b| (b'0'..=b'7').contains(b))
+            && bytes[i + 1..i + 4]
+                .iter()
+                .all(|b| (b'0'..=b'7').contains(b))
         {
             let digit = |k: usize| u32::from(bytes[i + k] - b'0');
             let code = digit(1) * 64 + digit(2) * 8 + digit(3);

@@ -18,7 +18,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Directories searched after `PATH`: a daemon started by an init system may have a short PATH,
 /// and runtimes live in sbin.
-const EXTRA_DIRS: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const EXTRA_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
@@ -128,7 +135,11 @@ pub struct RuntimeDriver {
 impl RuntimeDriver {
     /// `name` is how errors call it (`runc`), `path` the binary (see [`resolve_runtime`]),
     /// `root` the runtime's state directory, created on first use.
-    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, root: impl Into<PathBuf>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        root: impl Into<PathBuf>,
+    ) -> Self {
         RuntimeDriver {
             name: name.into(),
             path: path.into(),
@@ -227,14 +238,19 @@ impl RuntimeDriver {
                 root: self.root.clone(),
                 source,
             })?;
-        let mut args: Vec<OsString> = vec!["--root".into(), self.root.clone().into(), command.into()];
+        let mut args: Vec<OsString> =
+            vec!["--root".into(), self.root.clone().into(), command.into()];
         args.extend(options.iter().map(OsString::from));
         args.push(id.into());
         args.extend(trailing.iter().map(OsString::from));
 
         let mut child = tokio::process::Command::new(&self.path)
             .args(&args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -284,24 +300,62 @@ impl RuntimeDriver {
         Err(self.classify(command, id, message, state_exists))
     }
 
-    fn classify(&self, command: &str, id: &str, message: String, state_exists: bool) -> DriverError {
+    fn classify(
+        &self,
+        command: &str,
+        id: &str,
+        message: String,
+        state_exists: bool,
+    ) -> DriverError {
         let (runtime, command, id) = (self.name.clone(), command.to_string(), id.to_string());
         let lower = message.to_lowercase();
         if lower.contains("does not exist") || lower.contains("not found") || !state_exists {
-            DriverError::NotFound { runtime, command, id, message }
+            DriverError::NotFound {
+                runtime,
+                command,
+                id,
+                message,
+            }
         } else if lower.contains("not paused") {
-            DriverError::NotPaused { runtime, command, id, message }
-        } else if lower.contains("not running") || lower.contains("has stopped") || lower.contains("is stopped") {
-            DriverError::NotRunning { runtime, command, id, message }
+            DriverError::NotPaused {
+                runtime,
+                command,
+                id,
+                message,
+            }
+        } else if lower.contains("not running")
+            || lower.contains("has stopped")
+            || lower.contains("is stopped")
+        {
+            DriverError::NotRunning {
+                runtime,
+                command,
+                id,
+                message,
+            }
         } else {
-            DriverError::Failed { runtime, command, id, message }
+            DriverError::Failed {
+                runtime,
+                command,
+                id,
+                message,
+            }
         }
     }
 
-    fn output_error(&self, command: &str, id: &str, out: &[u8], source: serde_json::Error) -> DriverError {
+    fn output_error(
+        &self,
+        command: &str,
+        id: &str,
+        out: &[u8],
+        source: serde_json::Error,
+    ) -> DriverError {
         let mut output = String::from_utf8_lossy(out).trim().to_string();
         if output.len() > 200 {
-            let cut = (0..=200).rev().find(|&i| output.is_char_boundary(i)).unwrap_or(0);
+            let cut = (0..=200)
+                .rev()
+                .find(|&i| output.is_char_boundary(i))
+                .unwrap_or(0);
             output.truncate(cut);
             output.push_str("...");
         }
@@ -323,7 +377,9 @@ fn error_message(stderr: &str) -> String {
     let mut others = Vec::new();
     for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
         match parse_log_line(line) {
-            Some((level, msg)) if matches!(level.as_str(), "error" | "fatal" | "panic") => errors.push(msg),
+            Some((level, msg)) if matches!(level.as_str(), "error" | "fatal" | "panic") => {
+                errors.push(msg)
+            }
             Some((_, msg)) => others.push(msg),
             None => others.push(line.to_string()),
         }
@@ -338,14 +394,22 @@ fn parse_log_line(line: &str) -> Option<(String, String)> {
     if line.starts_with('{') {
         let value: serde_json::Value = serde_json::from_str(line).ok()?;
         let msg = value.get("msg")?.as_str()?.trim().to_string();
-        let level = value.get("level").and_then(|l| l.as_str()).unwrap_or("error");
+        let level = value
+            .get("level")
+            .and_then(|l| l.as_str())
+            .unwrap_or("error");
         return Some((level.to_string(), msg));
     }
     if !line.starts_with("time=") && !line.starts_with("level=") {
         return None;
     }
     let fields = logfmt(line);
-    let msg = fields.iter().find(|(k, _)| k == "msg")?.1.trim().to_string();
+    let msg = fields
+        .iter()
+        .find(|(k, _)| k == "msg")?
+        .1
+        .trim()
+        .to_string();
     let level = fields
         .iter()
         .find(|(k, _)| k == "level")
@@ -360,7 +424,8 @@ fn logfmt(line: &str) -> Vec<(String, String)> {
     let mut chars = line.chars().peekable();
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
-        let key: String = std::iter::from_fn(|| chars.next_if(|&c| c != '=' && !c.is_whitespace())).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|&c| c != '=' && !c.is_whitespace())).collect();
         if key.is_empty() {
             break;
         }
@@ -441,7 +506,6 @@ fn check_executable(path: &Path) -> Result<(), String> {
     }
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -98,7 +98,11 @@ impl Engine {
     }
 
     /// Validates and registers a wait; the caller flushes its headers, then awaits it.
-    pub async fn wait_container(&self, name: &str, condition: &str) -> Result<WaitHandle, ApiError> {
+    pub async fn wait_container(
+        &self,
+        name: &str,
+        condition: &str,
+    ) -> Result<WaitHandle, ApiError> {
         self.containers.wait(name, condition)
     }
 
@@ -110,12 +114,21 @@ impl Engine {
         self.containers.attach(name, opts)
     }
 
-    pub async fn resize_container(&self, name: &str, height: u16, width: u16) -> Result<(), ApiError> {
+    pub async fn resize_container(
+        &self,
+        name: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), ApiError> {
         self.containers.resize(name, height, width).await
     }
 
     /// `GET /containers/{id}/logs`; a follow ends when the container stops.
-    pub async fn container_logs(&self, name: &str, opts: LogsOptions) -> Result<LogStream, ApiError> {
+    pub async fn container_logs(
+        &self,
+        name: &str,
+        opts: LogsOptions,
+    ) -> Result<LogStream, ApiError> {
         opts.check()?;
         let c = self.containers.get(name)?;
         let rec = c.record();
@@ -283,7 +296,10 @@ impl Engine {
         Ok(())
     }
 
-    pub async fn prune_containers(&self, filters: &Filters) -> Result<ContainerPruneResponse, ApiError> {
+    pub async fn prune_containers(
+        &self,
+        filters: &Filters,
+    ) -> Result<ContainerPruneResponse, ApiError> {
         self.containers.prune(filters).await
     }
 

@@ -67,7 +67,10 @@ impl Containers {
             ));
         }
         let lower_dirs = {
-            let mut dirs = self.images.rootfs_layers(&image.id).map_err(ApiError::from)?;
+            let mut dirs = self
+                .images
+                .rootfs_layers(&image.id)
+                .map_err(ApiError::from)?;
             dirs.reverse();
             dirs
         };
@@ -165,7 +168,6 @@ impl Containers {
             .map_err(|e| internal(format!("cannot mount the root filesystem: {e}")))?;
         undo.mount = Some(bundle.join("rootfs"));
         fault::check("create.mount")
-
     }
 
     /// Undoes what `allocate` did, in reverse order.
@@ -307,10 +309,26 @@ pub(super) fn validate_host(
         ));
     }
     let modes = [
-        ("--network", host.network_mode.as_str(), &["default", "bridge", "none", "host"][..]),
-        ("--pid", host.pid_mode.as_str(), &["", "host", "private"][..]),
-        ("--ipc", host.ipc_mode.as_str(), &["private", "host", "shareable", "none"][..]),
-        ("--uts", host.uts_mode.as_str(), &["", "host", "private"][..]),
+        (
+            "--network",
+            host.network_mode.as_str(),
+            &["default", "bridge", "none", "host"][..],
+        ),
+        (
+            "--pid",
+            host.pid_mode.as_str(),
+            &["", "host", "private"][..],
+        ),
+        (
+            "--ipc",
+            host.ipc_mode.as_str(),
+            &["private", "host", "shareable", "none"][..],
+        ),
+        (
+            "--uts",
+            host.uts_mode.as_str(),
+            &["", "host", "private"][..],
+        ),
     ];
     for (flag, value, allowed) in modes {
         if !allowed.contains(&value) {

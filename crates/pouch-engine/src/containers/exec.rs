@@ -74,7 +74,11 @@ impl Containers {
             .unwrap_or_else(|e| e.into_inner())
             .push(id.clone());
         let cmd = exec.config.cmd.clone().unwrap_or_default().join(" ");
-        self.event(&c, &format!("exec_create: {cmd}"), &[("execID", id.clone())]);
+        self.event(
+            &c,
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(id)
     }
 
@@ -111,9 +115,8 @@ impl Containers {
         }
         let rec = c.record();
         let bundle = self.paths.bundle(&c.id);
-        let base = oci_spec::runtime::Spec::load(bundle.join("config.json")).map_err(|e| {
-            internal(format!("cannot read the spec of container {}: {e}", c.id))
-        })?;
+        let base = oci_spec::runtime::Spec::load(bundle.join("config.json"))
+            .map_err(|e| internal(format!("cannot read the spec of container {}: {e}", c.id)))?;
         let mut cfg = exec.config.clone();
         cfg.tty = cfg.tty || start.tty;
         let process = pouch_runtime::spec::exec_process(&base, &cfg, &self.paths.rootfs(&c.id))
@@ -157,13 +160,13 @@ impl Containers {
                 drop(st);
                 exec.done.send_replace(true);
                 let msg = e.to_string();
-                return Err(if msg.contains("executable file not found")
-                    || msg.contains("no such file")
-                {
-                    ApiError::invalid(msg)
-                } else {
-                    ApiError::internal(msg)
-                });
+                return Err(
+                    if msg.contains("executable file not found") || msg.contains("no such file") {
+                        ApiError::invalid(msg)
+                    } else {
+                        ApiError::internal(msg)
+                    },
+                );
             }
         };
         {
@@ -172,7 +175,11 @@ impl Containers {
             st.pid = spawned.pid as i64;
         }
         let cmd = cfg.cmd.clone().unwrap_or_default().join(" ");
-        self.event(&c, &format!("exec_start: {cmd}"), &[("execID", exec.id.clone())]);
+        self.event(
+            &c,
+            &format!("exec_start: {cmd}"),
+            &[("execID", exec.id.clone())],
+        );
         let detached = start.detach || cfg.detach;
         // An attached exec's shim keeps its early output for the attacher: its state dir
         // goes when the session ends, a detached one's when the process exits.
@@ -216,7 +223,11 @@ impl Containers {
             }
             exec.done.send_replace(true);
             if let Ok(c) = this.get(&exec.container_id) {
-                this.event(&c, "exec_die", &[("execID", exec.id.clone()), ("exitCode", code.to_string())]);
+                this.event(
+                    &c,
+                    "exec_die",
+                    &[("execID", exec.id.clone()), ("exitCode", code.to_string())],
+                );
             }
             if remove_dir {
                 remove_path(&state_dir);

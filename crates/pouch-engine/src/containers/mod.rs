@@ -194,12 +194,14 @@ impl Containers {
             paths.home.join("containers"),
             paths.exec_root.join("containers"),
         ] {
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                ApiError::internal(format!("cannot create {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| ApiError::internal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut table = Table::default();
-        for (id, rec) in store.list::<ContainerRecord>(CONTAINERS).map_err(internal)? {
+        for (id, rec) in store
+            .list::<ContainerRecord>(CONTAINERS)
+            .map_err(internal)?
+        {
             table.names.insert(rec.name.clone(), id.clone());
             table.by_id.insert(id, Container::new(rec));
         }
@@ -271,8 +273,13 @@ impl Containers {
 
     /// Publishes a container event with Docker's attributes (name, image, labels, extra).
     fn event(&self, c: &Container, action: &str, extra: &[(&str, String)]) {
-        let (name, image, labels) =
-            c.with_record(|r| (r.name.clone(), r.image_name.clone(), r.config.labels.clone()));
+        let (name, image, labels) = c.with_record(|r| {
+            (
+                r.name.clone(),
+                r.image_name.clone(),
+                r.config.labels.clone(),
+            )
+        });
         let mut attrs: BTreeMap<String, String> = labels;
         attrs.insert("name".into(), name);
         attrs.insert("image".into(), image);

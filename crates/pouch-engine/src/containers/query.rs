@@ -24,8 +24,21 @@ pub struct ListOptions {
 }
 
 const LIST_FILTERS: &[&str] = &[
-    "id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume",
-    "network", "health", "isolation", "is-task", "publish", "expose",
+    "id",
+    "name",
+    "label",
+    "status",
+    "exited",
+    "ancestor",
+    "before",
+    "since",
+    "volume",
+    "network",
+    "health",
+    "isolation",
+    "is-task",
+    "publish",
+    "expose",
 ];
 
 impl Containers {
@@ -44,9 +57,8 @@ impl Containers {
         }
         let mut recs: Vec<ContainerRecord> = self.all().iter().map(|c| c.record()).collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
-        let created_of = |name: &str| -> Result<String, ApiError> {
-            Ok(self.get(name)?.record().created)
-        };
+        let created_of =
+            |name: &str| -> Result<String, ApiError> { Ok(self.get(name)?.record().created) };
         let before = f.get("before").last().map(|n| created_of(n)).transpose()?;
         let since = f.get("since").last().map(|n| created_of(n)).transpose()?;
         let all = opts.all || !f.get("status").is_empty() || opts.limit.is_some_and(|l| l > 0);

@@ -13,7 +13,12 @@ use super::record::Status;
 use super::{internal, remove_path, Containers};
 
 impl Containers {
-    pub async fn remove(self: &Arc<Self>, name: &str, force: bool, _volumes: bool) -> Result<(), ApiError> {
+    pub async fn remove(
+        self: &Arc<Self>,
+        name: &str,
+        force: bool,
+        _volumes: bool,
+    ) -> Result<(), ApiError> {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
         let status = c.status();
@@ -36,11 +41,13 @@ impl Containers {
             }
             c.with_record(|r| r.state.manually_stopped = true);
             if status.is_alive() {
-                self.stop_locked(&c, Some("SIGKILL".into()), Some(0)).await?;
+                self.stop_locked(&c, Some("SIGKILL".into()), Some(0))
+                    .await?;
             }
         }
         let mut w = c.watch();
-        let _ = tokio::time::timeout(Duration::from_secs(5), w.wait_for(|o| !o.status.is_alive())).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), w.wait_for(|o| !o.status.is_alive()))
+            .await;
         c.with_record(|r| r.state.status = Status::Removing);
         c.notify(false);
         let rec = c.record();
@@ -64,7 +71,8 @@ impl Containers {
                 t.names.remove(&rec.name);
             }
         }
-        let execs: Vec<String> = std::mem::take(&mut *c.execs.lock().unwrap_or_else(|e| e.into_inner()));
+        let execs: Vec<String> =
+            std::mem::take(&mut *c.execs.lock().unwrap_or_else(|e| e.into_inner()));
         {
             let mut all = self.execs.lock().unwrap_or_else(|e| e.into_inner());
             for e in execs {
@@ -88,14 +96,24 @@ impl Containers {
     }
 
     /// `POST /containers/prune`: removes stopped containers (`until`, `label` filters).
-    pub async fn prune(self: &Arc<Self>, filters: &Filters) -> Result<ContainerPruneResponse, ApiError> {
+    pub async fn prune(
+        self: &Arc<Self>,
+        filters: &Filters,
+    ) -> Result<ContainerPruneResponse, ApiError> {
         filters.check_keys(&["until", "label", "label!"])?;
-        let until = filters.get("until").last().map(|v| parse_until(v)).transpose()?;
+        let until = filters
+            .get("until")
+            .last()
+            .map(|v| parse_until(v))
+            .transpose()?;
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for c in self.all() {
             let rec = c.record();
-            if !matches!(rec.state.status, Status::Exited | Status::Created | Status::Dead) {
+            if !matches!(
+                rec.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) {
                 continue;
             }
             if let Some(t) = until {
@@ -107,10 +125,9 @@ impl Containers {
                 }
             }
             if !super::query::labels_match(filters.get("label"), &rec.config.labels)
-                || filters
-                    .get("label!")
-                    .iter()
-                    .any(|l| super::query::labels_match(std::slice::from_ref(l), &rec.config.labels))
+                || filters.get("label!").iter().any(|l| {
+                    super::query::labels_match(std::slice::from_ref(l), &rec.config.labels)
+                })
             {
                 continue;
             }

@@ -43,7 +43,16 @@ impl Containers {
             _ => {}
         }
         c.with_record(|r| r.state.manually_stopped = false);
-        self.start_locked(&c).await
+        let result = self.start_locked(&c).await;
+        if result.is_err() && c.record().host_config.auto_remove {
+            // Docker: an --rm container that cannot start is removed.
+            let this = self.clone();
+            let id = c.id.clone();
+            tokio::spawn(async move {
+                let _ = this.remove(&id, true, false).await;
+            });
+        }
+        result
     }
 
     /// Starts `c`; the caller holds its operation lock.
@@ -196,12 +205,8 @@ impl Containers {
     /// Hands the shim's state dir to every attach waiting for the start, and waits (a
     /// bounded time) until they have connected.
     async fn connect_pending_attaches(&self, c: &Container, state_dir: &Path) {
-        let pending: Vec<_> = std::mem::take(
-            &mut *c
-                .pending_attach
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
+        let pending: Vec<_> =
+            std::mem::take(&mut *c.pending_attach.lock().unwrap_or_else(|e| e.into_inner()));
         let mut acks = Vec::new();
         for p in pending {
             let (tx, rx) = oneshot::channel();
@@ -303,9 +308,8 @@ impl Containers {
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let _op = c.op.lock().await;
-            let go = c.with_record(|r| {
-                r.state.status == Status::Restarting && !r.state.manually_stopped
-            });
+            let go = c
+                .with_record(|r| r.state.status == Status::Restarting && !r.state.manually_stopped);
             if !go {
                 return;
             }

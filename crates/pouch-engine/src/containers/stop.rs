@@ -84,10 +84,20 @@ impl Containers {
         }
         if !exited(&watch) {
             self.event(c, "kill", &[("signal", "9".into())]);
-            driver
-                .kill(&c.id, 9, true)
-                .await
-                .map_err(|e| ApiError::internal(format!("cannot kill container {}: {e}", c.id)))?;
+            if let Err(e) = driver.kill(&c.id, 9, true).await {
+                // The process may have exited on its own meanwhile: its monitor records it.
+                let gone = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    watch.wait_for(|o| o.exits > exits || !o.status.is_alive()),
+                )
+                .await;
+                if !matches!(gone, Ok(Ok(_))) {
+                    return Err(ApiError::internal(format!(
+                        "cannot kill container {}: {e}",
+                        c.id
+                    )));
+                }
+            }
         }
         let _ = tokio::time::timeout(
             Duration::from_secs(30),
@@ -97,7 +107,11 @@ impl Containers {
         Ok(())
     }
 
-    pub async fn kill(self: &Arc<Self>, name: &str, signal: Option<String>) -> Result<(), ApiError> {
+    pub async fn kill(
+        self: &Arc<Self>,
+        name: &str,
+        signal: Option<String>,
+    ) -> Result<(), ApiError> {
         let c = self.get(name)?;
         let sig_text = signal
             .filter(|s| !s.is_empty())
@@ -141,11 +155,8 @@ impl Containers {
         }
         // The exit monitor records the exit; wait for it before starting again.
         let mut w = c.watch();
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            w.wait_for(|o| !o.status.is_alive()),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), w.wait_for(|o| !o.status.is_alive()))
+            .await;
         c.with_record(|r| r.state.manually_stopped = false);
         self.start_locked(&c).await?;
         self.event(&c, "restart", &[]);
@@ -183,7 +194,12 @@ impl Containers {
         } else {
             driver.resume(&c.id).await
         };
-        r.map_err(|e| ApiError::internal(format!("cannot {} container {name}: {e}", if pause { "pause" } else { "unpause" })))?;
+        r.map_err(|e| {
+            ApiError::internal(format!(
+                "cannot {} container {name}: {e}",
+                if pause { "pause" } else { "unpause" }
+            ))
+        })?;
         c.with_record(|r| {
             r.state.status = if pause {
                 Status::Paused

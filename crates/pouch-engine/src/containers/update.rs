@@ -113,7 +113,11 @@ impl Containers {
             .map_err(|e| ApiError::internal(format!("cannot resize container {name}: {e}")))
     }
 
-    pub async fn top(&self, name: &str, ps_args: Option<&str>) -> Result<ContainerTopResponse, ApiError> {
+    pub async fn top(
+        &self,
+        name: &str,
+        ps_args: Option<&str>,
+    ) -> Result<ContainerTopResponse, ApiError> {
         let c = self.get(name)?;
         let rec = c.record();
         if !rec.state.status.is_alive() {

@@ -418,7 +418,12 @@ mod tests {
         let mut f = Filters::default();
         f.add("label", "nope");
         f.add("dangling", "false");
-        assert!(t.mgr.prune(&f, &|_| false).unwrap().images_deleted.is_none());
+        assert!(t
+            .mgr
+            .prune(&f, &|_| false)
+            .unwrap()
+            .images_deleted
+            .is_none());
 
         let mut f = Filters::default();
         f.add("dangling", "false");

@@ -33,7 +33,10 @@ const LEGACY: &str = "\
 fn detects_a_hybrid_host() {
     let layout = CgroupLayout::from_mountinfo(HYBRID);
     assert_eq!(layout.mode, CgroupMode::Hybrid);
-    assert_eq!(layout.unified, Some(PathBuf::from("/sys/fs/cgroup/unified")));
+    assert_eq!(
+        layout.unified,
+        Some(PathBuf::from("/sys/fs/cgroup/unified"))
+    );
     assert_eq!(
         layout.controller_dir("memory", "/pouch/abc"),
         Some(PathBuf::from("/sys/fs/cgroup/memory/pouch/abc"))
@@ -69,7 +72,10 @@ fn detects_a_legacy_host_with_co_mounted_controllers() {
         Some(&PathBuf::from("/sys/fs/cgroup/my cgroups"))
     );
     assert!(!layout.controllers.contains_key("xattr"));
-    assert!(!layout.controllers.keys().any(|k| k.contains("release_agent")));
+    assert!(!layout
+        .controllers
+        .keys()
+        .any(|k| k.contains("release_agent")));
     // one directory per hierarchy, the co-mounted one once
     assert_eq!(layout.all_dirs("/p/x").len(), 3);
 }
@@ -155,7 +161,11 @@ fn reads_v1_stats_from_a_cgroupfs() {
 
     let dir = |c: &str| layout.controller_dir(c, path).unwrap();
     write(&dir("cpuacct"), "cpuacct.usage", "3000000000\n");
-    write(&dir("cpuacct"), "cpuacct.usage_percpu", "1000000000 2000000000 \n");
+    write(
+        &dir("cpuacct"),
+        "cpuacct.usage_percpu",
+        "1000000000 2000000000 \n",
+    );
     write(&dir("cpuacct"), "cpuacct.stat", "user 150\nsystem 50\n");
     write(
         &dir("cpu"),
@@ -164,9 +174,17 @@ fn reads_v1_stats_from_a_cgroupfs() {
     );
     write(&dir("memory"), "memory.usage_in_bytes", "1048576\n");
     write(&dir("memory"), "memory.max_usage_in_bytes", "2097152\n");
-    write(&dir("memory"), "memory.limit_in_bytes", "9223372036854771712\n");
+    write(
+        &dir("memory"),
+        "memory.limit_in_bytes",
+        "9223372036854771712\n",
+    );
     write(&dir("memory"), "memory.failcnt", "3\n");
-    write(&dir("memory"), "memory.stat", "cache 4096\nrss 8192\ntotal_rss 8192\n");
+    write(
+        &dir("memory"),
+        "memory.stat",
+        "cache 4096\nrss 8192\ntotal_rss 8192\n",
+    );
     write(
         &dir("memory"),
         "memory.oom_control",
@@ -176,7 +194,11 @@ fn reads_v1_stats_from_a_cgroupfs() {
     write(&dir("pids"), "pids.max", "max\n");
     write(&dir("pids"), "cgroup.procs", "12\n10\n");
     write(&dir("pids").join("sub"), "cgroup.procs", "11\n");
-    write(&dir("blkio"), "blkio.bfq.io_service_bytes_recursive", "Total 0\n");
+    write(
+        &dir("blkio"),
+        "blkio.bfq.io_service_bytes_recursive",
+        "Total 0\n",
+    );
     write(
         &dir("blkio"),
         "blkio.throttle.io_service_bytes_recursive",
@@ -340,7 +362,10 @@ fn reads_a_real_cgroup() {
                 .iter()
                 .all(|c| enabled.split_whitespace().any(|e| e == *c))
             {
-                println!("skipped: memory, pids and cpu are not enabled in {}", root.display());
+                println!(
+                    "skipped: memory, pids and cpu are not enabled in {}",
+                    root.display()
+                );
                 return;
             }
             &[""]

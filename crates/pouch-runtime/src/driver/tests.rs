@@ -40,7 +40,10 @@ fn classifies_failures() {
             .classify("kill", "abc", message.to_string(), exists)
             .kind()
     };
-    assert_eq!(kind("container does not exist", true), FailureKind::NotFound);
+    assert_eq!(
+        kind("container does not exist", true),
+        FailureKind::NotFound
+    );
     assert_eq!(kind("something odd", false), FailureKind::NotFound);
     assert_eq!(kind("container not running", true), FailureKind::NotRunning);
     assert_eq!(
@@ -49,28 +52,46 @@ fn classifies_failures() {
     );
     assert_eq!(kind("container not paused", true), FailureKind::NotPaused);
     assert_eq!(
-        kind("cannot delete container abc that is not stopped: running", true),
+        kind(
+            "cannot delete container abc that is not stopped: running",
+            true
+        ),
         FailureKind::Other
     );
     let err = driver.classify("kill", "3c4f", "container not running".to_string(), true);
-    assert_eq!(err.to_string(), "runtime runc: kill 3c4f: container not running");
+    assert_eq!(
+        err.to_string(),
+        "runtime runc: kill 3c4f: container not running"
+    );
 }
 
 #[test]
 fn resolves_runtimes_on_path_and_by_path() {
     let sh = resolve_runtime("sh").unwrap();
     assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
-    assert_eq!(resolve_runtime("/bin/sh").unwrap(), PathBuf::from("/bin/sh"));
+    assert_eq!(
+        resolve_runtime("/bin/sh").unwrap(),
+        PathBuf::from("/bin/sh")
+    );
 
-    let err = resolve_runtime("no-such-runtime-pouch").unwrap_err().to_string();
-    assert!(err.starts_with("runtime \"no-such-runtime-pouch\" not found: not in PATH"), "{err}");
+    let err = resolve_runtime("no-such-runtime-pouch")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("runtime \"no-such-runtime-pouch\" not found: not in PATH"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
     std::fs::write(&plain, "#!/bin/sh\n").unwrap();
-    let err = resolve_runtime(plain.to_str().unwrap()).unwrap_err().to_string();
+    let err = resolve_runtime(plain.to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is not executable"), "{err}");
-    let err = resolve_runtime(dir.path().to_str().unwrap()).unwrap_err().to_string();
+    let err = resolve_runtime(dir.path().to_str().unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("is not a file"), "{err}");
     assert!(resolve_runtime("").is_err());
 }
@@ -93,7 +114,10 @@ async fn a_runtime_that_hangs_is_killed_after_the_timeout() {
     let script = dir.path().join("slow-runtime");
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho $$ > {}\nexec sleep 30\n", pid_file.display()),
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 30\n",
+            pid_file.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -109,7 +133,10 @@ async fn a_runtime_that_hangs_is_killed_after_the_timeout() {
     );
     assert!(dir.path().join("root").is_dir(), "the root was not created");
 
-    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_string();
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -117,7 +144,10 @@ async fn a_runtime_that_hangs_is_killed_after_the_timeout() {
         if state.is_empty() || state.contains(") Z ") {
             break;
         }
-        assert!(Instant::now() < deadline, "the runtime {pid} still runs: {state}");
+        assert!(
+            Instant::now() < deadline,
+            "the runtime {pid} still runs: {state}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -171,7 +201,11 @@ fn busybox_bundle(dir: &Path, cgroups_path: &str) {
             "cgroupsPath": cgroups_path
         }
     });
-    std::fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
 }
 
 async fn wait_for_status(driver: &RuntimeDriver, id: &str, status: &str) -> RuntimeState {
@@ -181,7 +215,10 @@ async fn wait_for_status(driver: &RuntimeDriver, id: &str, status: &str) -> Runt
         if state.status == status {
             return state;
         }
-        assert!(Instant::now() < deadline, "{id} stays {state:?}, not {status}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} stays {state:?}, not {status}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -213,20 +250,32 @@ async fn drives_a_runc_container_through_its_lifecycle() {
     // nothing there yet
     let err = driver.state(&id).await.unwrap_err();
     assert_eq!(err.kind(), FailureKind::NotFound, "{err}");
-    assert!(err.to_string().starts_with(&format!("runtime runc: state {id}: ")), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("runtime runc: state {id}: ")),
+        "{err}"
+    );
 
+    // the container's init inherits runc's stdio: no pipe, or reading it would never end
+    let log = dir.path().join("create.log");
     let created = std::process::Command::new(&runc)
         .arg("--root")
         .arg(&root)
+        .arg("--log")
+        .arg(&log)
         .args(["create", "--bundle"])
         .arg(&bundle)
         .arg(&id)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+        .stderr(Stdio::null())
+        .status()
         .unwrap();
-    assert!(created.status.success(), "runc create: {}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.success(),
+        "runc create: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     assert_eq!(driver.state(&id).await.unwrap().status, "created");
 
     driver.start(&id).await.unwrap();
@@ -247,14 +296,19 @@ async fn drives_a_runc_container_through_its_lifecycle() {
         .update(&id, &serde_json::json!({"memory": {"limit": limit}}))
         .await
         .unwrap();
-    let memory = cgroups::layout().controller_dir("memory", &cgroups_path).unwrap();
+    let memory = cgroups::layout()
+        .controller_dir("memory", &cgroups_path)
+        .unwrap();
     let file = match cgroups::layout().mode {
         CgroupMode::Unified => "memory.max",
         CgroupMode::Legacy | CgroupMode::Hybrid => "memory.limit_in_bytes",
     };
     let written = std::fs::read_to_string(memory.join(file)).unwrap();
     assert_eq!(written.trim(), limit.to_string());
-    assert_eq!(cgroups::read_stats(&cgroups_path).unwrap().memory_limit, limit);
+    assert_eq!(
+        cgroups::read_stats(&cgroups_path).unwrap().memory_limit,
+        limit
+    );
     let err = driver
         .update(&id, &serde_json::json!({"memory": {"limit": "lots"}}))
         .await

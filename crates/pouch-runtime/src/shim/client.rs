@@ -73,7 +73,8 @@ impl ShimClient {
             .map(drop)
     }
 
-    /// Waits until the process has exited and returns how it ended.
+    /// Waits until the process has exited and returns how it ended. A shim that already
+    /// finished is gone (`ShimError::Connect`): its answer is then in [`super::read_exit_file`].
     pub async fn wait(&self) -> Result<ExitStatus, ShimError> {
         let req = Request::Wait(Empty {});
         self.call::<ExitStatus>("wait", &req, None)

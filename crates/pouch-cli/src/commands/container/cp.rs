@@ -801,6 +801,10 @@ async fn copy_to_container(
 }
 
 pub async fn run(client: &Client, args: CpArgs) -> anyhow::Result<()> {
+    super::quiet_broken_pipe(run_inner(client, args).await)
+}
+
+async fn run_inner(client: &Client, args: CpArgs) -> anyhow::Result<()> {
     if args.source.is_empty() {
         return Err(CpError::EmptySource.into());
     }

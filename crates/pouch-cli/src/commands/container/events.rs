@@ -99,6 +99,10 @@ impl Printer {
 }
 
 pub async fn run(client: &Client, args: EventsArgs) -> anyhow::Result<()> {
+    super::quiet_broken_pipe(run_inner(client, args).await)
+}
+
+async fn run_inner(client: &Client, args: EventsArgs) -> anyhow::Result<()> {
     let printer = Printer::new(args.format.as_deref())?;
     let filters = crate::commands::parse_filters(&args.filter)?;
     let since = args.since.as_deref().map(timestamp_now).transpose()?;

@@ -63,6 +63,10 @@ async fn export_to_file(stream: ByteStream, path: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run(client: &Client, args: ExportArgs) -> anyhow::Result<()> {
+    super::quiet_broken_pipe(run_inner(client, args).await)
+}
+
+async fn run_inner(client: &Client, args: ExportArgs) -> anyhow::Result<()> {
     if args.output.is_none() && crate::commands::stdout_is_terminal() {
         anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
     }

@@ -55,6 +55,10 @@ pub fn options(args: &LogsArgs) -> anyhow::Result<LogsOptions> {
 }
 
 pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
+    super::quiet_broken_pipe(run_inner(client, args).await)
+}
+
+async fn run_inner(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
     let c = client.container_inspect(&args.container, false).await?;
     let opts = options(&args)?;
     let body = client.container_logs(&c.id, &opts).await?;

@@ -128,3 +128,16 @@ pub(crate) fn finish(errors: Vec<String>) -> anyhow::Result<()> {
         Err(Reported(errors.join("\n")).into())
     }
 }
+
+/// A closed output (`pouch logs web | head`) ends the command quietly, as SIGPIPE ends docker.
+pub(crate) fn quiet_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}

@@ -327,6 +327,10 @@ fn snapshot(shared: &Shared) -> Vec<StatsEntry> {
 }
 
 pub async fn run(client: &Client, args: StatsArgs) -> anyhow::Result<()> {
+    super::quiet_broken_pipe(run_inner(client, args).await)
+}
+
+async fn run_inner(client: &Client, args: StatsArgs) -> anyhow::Result<()> {
     let stream = !args.no_stream;
     let show_all = args.containers.is_empty();
     let trunc = !args.no_trunc;
