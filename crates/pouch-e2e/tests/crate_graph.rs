@@ -18,6 +18,8 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         // the shim links only the runtime crate's protocol module
         ("pouch-shim", &["pouch-runtime", "pouch-sys"][..]),
         ("pouch-init", &[][..]),
+        // our own OCI runtime (youki's libcontainer); a binary of its own
+        ("pouch-runc", &[][..]),
         (
             "pouch-engine",
             &[

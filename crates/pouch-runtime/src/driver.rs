@@ -86,7 +86,7 @@ pub enum DriverError {
         root: PathBuf,
         source: std::io::Error,
     },
-    #[error("runtime {name:?} not found: {reason} (give a path or install it on PATH)")]
+    #[error("cannot use runtime {name:?}: {reason}")]
     Resolve { name: String, reason: String },
 }
 
@@ -489,7 +489,7 @@ pub fn resolve_runtime(path_or_name: &str) -> Result<PathBuf, DriverError> {
     }
     Err(fail(not_executable.unwrap_or_else(|| {
         format!(
-            "not in PATH ({}) nor in {}",
+            "not found in PATH ({}) nor in {}: give a path or install it",
             path_var.to_string_lossy(),
             EXTRA_DIRS.join(":")
         )

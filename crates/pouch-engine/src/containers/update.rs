@@ -135,7 +135,7 @@ impl Containers {
         }
         let args = ps_args.map(str::to_string);
         let (titles, processes) =
-            tokio::task::spawn_blocking(move || TEMPTOP(&pids, args.as_deref()))
+            tokio::task::spawn_blocking(move || pouch_runtime::proc::top(&pids, args.as_deref()))
                 .await
                 .map_err(internal)?
                 .map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -184,9 +184,4 @@ fn merge_resources(cur: &mut Resources, new: &Resources) {
     if new.oom_kill_disable.is_some() {
         cur.oom_kill_disable = new.oom_kill_disable;
     }
-}
-
-#[allow(non_snake_case)]
-fn TEMPTOP(_p: &[i32], _a: Option<&str>) -> Result<(Vec<String>, Vec<Vec<String>>), ApiError> {
-    Err(ApiError::internal("top pending"))
 }

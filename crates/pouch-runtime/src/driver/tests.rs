@@ -78,7 +78,7 @@ fn resolves_runtimes_on_path_and_by_path() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.starts_with("runtime \"no-such-runtime-pouch\" not found: not in PATH"),
+        err.starts_with("cannot use runtime \"no-such-runtime-pouch\": not found in PATH"),
         "{err}"
     );
 
