@@ -4,11 +4,17 @@
 //! a message otherwise.
 
 use std::fs::File;
+use std::io::{IoSliceMut, Read};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use serde_json::{json, Value};
 
 const RUNTIME: &str = env!("CARGO_BIN_EXE_pouch-runc");
@@ -40,13 +46,18 @@ macro_rules! require_root {
 struct Fixture {
     dir: tempfile::TempDir,
     id: String,
+    calls: AtomicUsize,
 }
 
 impl Fixture {
     fn new(name: &str) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let id = format!("prt-{}-{name}", std::process::id());
-        Fixture { dir, id }
+        Fixture {
+            dir,
+            id,
+            calls: AtomicUsize::new(0),
+        }
     }
 
     fn root(&self) -> PathBuf {
@@ -82,12 +93,39 @@ impl Fixture {
         .expect("write config.json");
     }
 
-    /// `pouch-runc --root R --log L --log-format json <args>` with stdin empty, output captured.
+    /// `pouch-runc --root R --log L --log-format json <args>` with stdin empty; stdout and
+    /// stderr go to fresh files (not pipes: a created container keeps the runtime's stdio open,
+    /// so a pipe would never see EOF) and are read back when the runtime exits.
     fn runtime(&self, args: &[&str]) -> Output {
-        self.runtime_with(args, Stdio::null(), Stdio::piped(), Stdio::piped())
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let out = self.dir.path().join(format!("call{n}.out"));
+        let err = self.dir.path().join(format!("call{n}.err"));
+        let status = Command::new(RUNTIME)
+            .arg("--root")
+            .arg(self.root())
+            .arg("--log")
+            .arg(self.log())
+            .args(["--log-format", "json"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(File::create(&out).expect("stdout file"))
+            .stderr(File::create(&err).expect("stderr file"))
+            .status()
+            .expect("run pouch-runc");
+        Output {
+            status,
+            stdout: std::fs::read(&out).expect("stdout"),
+            stderr: std::fs::read(&err).expect("stderr"),
+        }
     }
 
-    fn runtime_with(&self, args: &[&str], stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Output {
+    /// The same with the given stdio (a container's or an exec's output files).
+    fn runtime_with(
+        &self,
+        args: &[&str],
+        stdout: &Path,
+        stderr: &Path,
+    ) -> std::process::ExitStatus {
         Command::new(RUNTIME)
             .arg("--root")
             .arg(self.root())
@@ -95,10 +133,10 @@ impl Fixture {
             .arg(self.log())
             .args(["--log-format", "json"])
             .args(args)
-            .stdin(stdin)
-            .stdout(stdout)
-            .stderr(stderr)
-            .output()
+            .stdin(Stdio::null())
+            .stdout(File::create(stdout).expect("stdout file"))
+            .stderr(File::create(stderr).expect("stderr file"))
+            .status()
             .expect("run pouch-runc")
     }
 
@@ -232,12 +270,11 @@ fn a_container_runs_with_its_stdio_and_exits() {
             &pid_file.display().to_string(),
             &fx.id,
         ],
-        Stdio::null(),
-        Stdio::from(File::create(&out_path).expect("out")),
-        Stdio::from(File::create(&err_path).expect("err")),
+        &out_path,
+        &err_path,
     );
     assert!(
-        created.status.success(),
+        created.success(),
         "create: {}",
         std::fs::read_to_string(&err_path).unwrap_or_default()
     );
@@ -314,6 +351,7 @@ fn a_running_container_is_exec_ps_paused_updated_killed_and_deleted() {
     std::fs::write(&process_path, process.to_string()).expect("process.json");
     let exec_pid_path = fx.dir.path().join("exec.pid");
     let exec_out = fx.dir.path().join("exec.out");
+    let exec_err = fx.dir.path().join("exec.err");
     let exec = fx.runtime_with(
         &[
             "exec",
@@ -324,14 +362,13 @@ fn a_running_container_is_exec_ps_paused_updated_killed_and_deleted() {
             &exec_pid_path.display().to_string(),
             &fx.id,
         ],
-        Stdio::null(),
-        Stdio::from(File::create(&exec_out).expect("exec.out")),
-        Stdio::piped(),
+        &exec_out,
+        &exec_err,
     );
     assert!(
-        exec.status.success(),
+        exec.success(),
         "exec: {}",
-        String::from_utf8_lossy(&exec.stderr)
+        std::fs::read_to_string(&exec_err).unwrap_or_default()
     );
     wait_for_text(&exec_out, "x\n");
     let exec_pid: i64 = std::fs::read_to_string(&exec_pid_path)
@@ -436,6 +473,61 @@ fn a_running_container_is_exec_ps_paused_updated_killed_and_deleted() {
             stat.contains(") Z ")
         }
     );
+}
+
+/// Receives the fd a runtime sent on a console socket (what pouch-shim does with `--tty`).
+fn receive_fd(listener: &UnixListener) -> OwnedFd {
+    let (conn, _) = listener.accept().expect("accept the runtime's connection");
+    conn.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut name = [0u8; 1024];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [IoSliceMut::new(&mut name)];
+    rustix::net::recvmsg(&conn, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC).expect("recvmsg");
+    let mut fds = control.drain().filter_map(|message| match message {
+        RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+        _ => None,
+    });
+    fds.next().expect("an fd in SCM_RIGHTS")
+}
+
+#[test]
+fn a_terminal_container_sends_its_pty_master_to_the_console_socket() {
+    require_root!();
+    let fx = Fixture::new("tty");
+    fx.write_bundle(&["sh", "-c", "tty; echo tty-ok"], |spec| {
+        spec["process"]["terminal"] = json!(true);
+    });
+    let socket = fx.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&socket).expect("bind the console socket");
+    // the runtime connects, sends the master and exits; the connection waits in the backlog
+    fx.ok(&[
+        "create",
+        "--bundle",
+        &fx.bundle().display().to_string(),
+        "--console-socket",
+        &socket.display().to_string(),
+        &fx.id,
+    ]);
+    let mut master = File::from(receive_fd(&listener));
+    fx.ok(&["start", &fx.id]);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    // reading the master fails with EIO once the container closed the terminal
+    while let Ok(n @ 1..) = master.read(&mut buf) {
+        seen.extend_from_slice(&buf[..n]);
+        if String::from_utf8_lossy(&seen).contains("tty-ok") {
+            break;
+        }
+    }
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(
+        seen.contains("/dev/pts/0\r\n") && seen.contains("tty-ok\r\n"),
+        "{seen:?}"
+    );
+    fx.wait_status("stopped");
+    fx.ok(&["delete", &fx.id]);
 }
 
 #[test]

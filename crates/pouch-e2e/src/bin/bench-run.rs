@@ -24,8 +24,10 @@ use rustix::process::{kill_process, Pid, Signal};
 const IMAGE: &str = "busybox:latest";
 /// Deadline of one client command.
 const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Deadline of the `rm -f` of all the detached containers.
+const RM_TIMEOUT: Duration = Duration::from_secs(120);
 /// `pouch run --rm` runs measured with the debug daemon for the phase breakdown.
-const PHASE_RUNS: usize = 5;
+const PHASE_RUNS: usize = 10;
 
 struct Args {
     runs: usize,
@@ -91,8 +93,9 @@ fn kib(k: f64) -> String {
 
 // ---- engines ----
 
-/// One container engine as the benchmark drives it: its CLI, the flags every `run` gets, the
-/// name of its per-container process, and its daemons (name, pid) whose RSS is reported.
+/// One container engine as the benchmark drives it: its CLI, the flags every `run` gets, how
+/// it force-removes running containers, the name of its per-container process, and its
+/// daemons (name, pid) whose RSS is reported.
 struct Engine {
     name: &'static str,
     program: PathBuf,
@@ -100,6 +103,7 @@ struct Engine {
     env: Vec<(String, String)>,
     env_remove: Vec<&'static str>,
     run_flags: Vec<String>,
+    rm: Vec<&'static str>,
     shim: &'static str,
     daemons: Vec<(String, u32)>,
 }
@@ -121,9 +125,13 @@ impl Engine {
 
     /// Runs a command and returns its output and wall time in seconds.
     fn timed(&self, args: &[&str]) -> (CmdOutput, f64) {
+        self.timed_within(args, CMD_TIMEOUT)
+    }
+
+    fn timed_within(&self, args: &[&str], timeout: Duration) -> (CmdOutput, f64) {
         let c = self.command(args);
         let start = Instant::now();
-        let out = cmd::run(c, None, CMD_TIMEOUT);
+        let out = cmd::run(c, None, timeout);
         (out, start.elapsed().as_secs_f64())
     }
 
@@ -282,16 +290,21 @@ fn measure(engine: &Engine, args: &Args, fig: &mut Figures) -> Result<()> {
         }
     }
     if !ids.is_empty() {
-        let mut rm = vec!["rm", "-f"];
+        let mut rm = engine.rm.clone();
         rm.extend(ids.iter().map(String::as_str));
-        let (out, t) = engine.timed(&rm);
+        let (out, t) = engine.timed_within(&rm, RM_TIMEOUT);
         if out.success() {
-            println!("  rm -f of the {} containers: {t:.2} s", ids.len());
+            println!(
+                "  {} of the {} containers: {t:.2} s",
+                engine.rm.join(" "),
+                ids.len()
+            );
             if failure.is_none() {
                 fig.removed = Some(t);
             }
         } else {
-            println!("  {name} rm -f failed: {out}");
+            println!("  {name} {} failed: {}", engine.rm.join(" "), short(&out));
+            kill_containers(engine.shim, &ids);
         }
     }
     match failure {
@@ -383,16 +396,100 @@ fn engine_processes(shim: &str, ids: &[String]) -> Vec<u32> {
         .collect()
 }
 
-/// SIGKILLs every process whose command line mentions `path`.
+fn kill(pid: u32) {
+    if let Some(pid) = Pid::from_raw(pid as i32) {
+        let _ = kill_process(pid, Signal::KILL);
+    }
+}
+
+/// The parent pid of `pid`.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// SIGKILLs `pids` and their children (a shim's child is its container's first process).
+fn kill_with_children(pids: &[u32]) {
+    for (pid, _) in processes() {
+        if parent_of(pid).is_some_and(|p| pids.contains(&p)) {
+            kill(pid);
+        }
+    }
+    for &pid in pids {
+        kill(pid);
+    }
+}
+
+/// SIGKILLs every process whose command line mentions `path`, and their children.
 fn kill_processes_mentioning(path: &Path) {
     let needle = path.display().to_string();
-    for (pid, argv) in processes() {
-        if argv.iter().any(|a| a.contains(&needle)) {
-            if let Some(pid) = Pid::from_raw(pid as i32) {
-                let _ = kill_process(pid, Signal::KILL);
+    let pids: Vec<u32> = processes()
+        .into_iter()
+        .filter(|(_, argv)| argv.iter().any(|a| a.contains(&needle)))
+        .map(|(pid, _)| pid)
+        .collect();
+    kill_with_children(&pids);
+}
+
+/// After an engine failed to remove them: SIGKILLs what is left of the containers `ids`
+/// (their engine processes and children, then every process of a cgroup named for one of
+/// them, as engines name them: `pouch/<id>`, `docker/<id>`, `libpod_parent/libpod-<id>`) and
+/// removes those cgroups, so no benchmark container outlives the run.
+fn kill_containers(shim: &str, ids: &[String]) {
+    kill_with_children(&engine_processes(shim, ids));
+    let mut cgroups = Vec::new();
+    let controllers = fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten();
+    for ctrl in controllers {
+        let mut dirs = vec![(ctrl.path(), 0)];
+        while let Some((dir, depth)) = dirs.pop() {
+            let Ok(rd) = fs::read_dir(&dir) else { continue };
+            for e in rd.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                if ids.iter().any(|id| name.contains(id.as_str())) {
+                    cgroups.push(e.path());
+                } else if depth < 2 {
+                    dirs.push((e.path(), depth + 1));
+                }
             }
         }
     }
+    for cg in &cgroups {
+        let _ = fs::write(cg.join("freezer.state"), "THAWED");
+        let procs = fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
+            kill(pid);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    for cg in &cgroups {
+        let _ = fs::remove_dir(cg);
+    }
+    println!(
+        "  killed what was left of the containers ({} cgroups)",
+        cgroups.len()
+    );
+}
+
+/// A failed command's message, without its (long) command line.
+fn short(out: &CmdOutput) -> String {
+    let code = out
+        .code
+        .map(|c| format!("exit {c}"))
+        .unwrap_or_else(|| "killed".into());
+    let timed_out = if out.timed_out { ", timed out" } else { "" };
+    format!("{code}{timed_out}: {}", tail(out.stderr.trim(), 3))
 }
 
 /// Unmounts everything mounted below `dir`, deepest first.
@@ -453,6 +550,7 @@ fn pouch_engine(bins: &Binaries, d: &Daemon) -> Engine {
         env: vec![("HOME".into(), d.client_home().display().to_string())],
         env_remove: vec!["POUCH_HOST"],
         run_flags: Vec::new(),
+        rm: vec!["rm", "-f"],
         shim: "pouch-shim",
         daemons: d
             .pid()
@@ -564,6 +662,7 @@ impl DockerD {
                 "DOCKER_CERT_PATH",
             ],
             run_flags: vec!["--network".into(), "none".into()],
+            rm: vec!["rm", "-f"],
             shim: "containerd-shim-runc-v2",
             daemons,
         }
@@ -634,6 +733,9 @@ impl Podman {
             env: Vec::new(),
             env_remove: Vec::new(),
             run_flags,
+            // Without `-t 0` podman's `rm -f` first waits 10 s for SIGTERM (which `sleep` as
+            // pid 1 ignores); docker's and pouch's `rm -f` send SIGKILL at once.
+            rm: vec!["rm", "-f", "-t", "0"],
             shim: "conmon",
             daemons: Vec::new(),
         }
@@ -1037,4 +1139,98 @@ fn main() -> Result<()> {
     );
     println!("benchmark took {:.0} s", began.elapsed().as_secs_f64());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tracing_timestamps_and_durations() {
+        assert_eq!(parse_utc("1970-01-02T00:00:01.5Z"), Some(86_401.5));
+        let t = parse_utc("2026-11-27T22:58:40.302462Z").unwrap();
+        let date = civil_date(t);
+        assert_eq!(date, (2026, 11, 27));
+        assert_eq!(parse_elapsed("69.5ms"), Some(0.0695));
+        assert!((parse_elapsed("43.344µs").unwrap() - 43.344e-6).abs() < 1e-12);
+        assert_eq!(parse_elapsed("1.25s"), Some(1.25));
+        assert_eq!(parse_elapsed("fast"), None);
+    }
+
+    /// Civil date of epoch seconds, counted the slow way, to check `parse_utc`.
+    fn civil_date(t: f64) -> (i64, i64, i64) {
+        let mut days = (t / 86_400.0).floor() as i64;
+        let mut y = 1970;
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        while days >= if leap(y) { 366 } else { 365 } {
+            days -= if leap(y) { 366 } else { 365 };
+            y += 1;
+        }
+        let months = [
+            31,
+            if leap(y) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let mut m = 0;
+        while days >= months[m] {
+            days -= months[m];
+            m += 1;
+        }
+        (y, m as i64 + 1, days + 1)
+    }
+
+    #[test]
+    fn phases_from_a_debug_log() {
+        let raw = "\
+2026-11-27T22:58:40.102893Z DEBUG pouch_engine::containers::create: container created id=4ef9 name=b
+2026-11-27T22:58:40.102965Z DEBUG request{method=POST path=/v1.44/containers/create}: pouchd::router::version: answered status=201 elapsed=1.226885ms
+2026-11-27T22:58:40.103382Z DEBUG request{method=POST path=/v1.44/containers/4ef9/attach}: pouchd::router::version: answered status=101 elapsed=39.629µs
+2026-11-27T22:58:40.103602Z DEBUG request{method=POST path=/v1.44/containers/4ef9/wait}: pouchd::router::version: answered status=200 elapsed=19.589µs
+2026-11-27T22:58:40.152395Z DEBUG request{method=POST path=/v1.44/containers/4ef9/start}: pouch_engine::containers::start: runtime create id=4ef9 ms=43
+2026-11-27T22:58:40.159864Z DEBUG request{method=POST path=/v1.44/containers/4ef9/start}: pouchd::router::version: answered status=204 elapsed=56.093125ms";
+        let log: Vec<LogLine> = raw
+            .lines()
+            .map(|l| LogLine {
+                at: parse_utc(l.split_whitespace().next().unwrap()).unwrap(),
+                text: l.to_string(),
+            })
+            .collect();
+        let t0 = parse_utc("2026-11-27T22:58:40.098000Z").unwrap();
+        let t1 = parse_utc("2026-11-27T22:58:40.190000Z").unwrap();
+        let p = phases(t0, t1, &log).expect("phases");
+        let get = |label: &str| p.iter().find(|(l, _)| *l == label).unwrap().1;
+        assert!((get("POST /containers/create") - 1.226885).abs() < 0.01);
+        assert_eq!(get("start: shim spawn + runc create"), 43.0);
+        assert!((get("total (client wall time)") - 92.0).abs() < 0.01);
+        // The parts add up to the whole.
+        let parts: f64 = p[..p.len() - 1].iter().map(|(_, v)| v).sum();
+        assert!((parts - 92.0).abs() < 0.01, "{p:?}");
+        assert!(phases(t0, t1, &log[..2]).is_none());
+    }
+
+    #[test]
+    fn reads_proc() {
+        assert_eq!(
+            kib_field("Name:\tx\nVmRSS:\t  1234 kB\n", "VmRSS:"),
+            Some(1234)
+        );
+        assert_eq!(kib_field("Pss_Anon: 5 kB\nPss: 7 kB\n", "Pss:"), Some(7));
+        let me = std::process::id();
+        assert_eq!(
+            parent_of(me),
+            Some(rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32))
+        );
+        assert!(process_mem(me).is_some_and(|m| m.rss > 0 && m.pss > 0));
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
 }

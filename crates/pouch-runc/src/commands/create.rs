@@ -101,7 +101,7 @@ fn disable_oom_killer(container: &Container, bundle: &Path) -> Result<(), Comman
         .linux()
         .as_ref()
         .and_then(|l| l.resources().as_ref())
-        .and_then(|r| r.memory().clone());
+        .and_then(|r| *r.memory());
     let Some(memory) = memory.filter(|m| m.disable_oom_killer() == Some(true)) else {
         return Ok(());
     };

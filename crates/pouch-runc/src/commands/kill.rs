@@ -14,7 +14,8 @@ pub fn kill(args: Kill, globals: &Globals) -> Result<(), CommandError> {
     let is_kill = signal_number(&args.signal) == Some(9);
     let mut container = load(&globals.root, id)?;
     let before = container.status();
-    if !container.can_kill() && !(args.all && before == ContainerStatus::Stopped) {
+    let stopped_all = args.all && before == ContainerStatus::Stopped;
+    if !(container.can_kill() || stopped_all) {
         return Err(CommandError::NotRunning {
             id: id.clone(),
             status: status_name(before),
