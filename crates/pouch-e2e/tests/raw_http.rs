@@ -18,6 +18,8 @@ fn send(sock: &std::path::Path, method: &str, path: &str, body: &str, upgrade: b
     );
     if upgrade {
         req.push_str("Connection: Upgrade\r\nUpgrade: tcp\r\n");
+    } else {
+        req.push_str("Connection: close\r\n");
     }
     req.push_str("\r\n");
     req.push_str(body);
@@ -48,7 +50,6 @@ fn head(s: UnixStream) -> (u16, String, BufReader<UnixStream>) {
 /// A whole non-streaming answer: (status, body).
 fn call(sock: &std::path::Path, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = send(sock, method, path, body, false);
-    s.shutdown(std::net::Shutdown::Write).ok();
     let mut all = String::new();
     let _ = s.read_to_string(&mut all);
     let status = all
@@ -108,15 +109,30 @@ fn attach_wait_exec_over_raw_http() {
     assert_eq!(st, 101, "{headers}");
     let h = headers.to_ascii_lowercase();
     assert!(h.contains("upgrade: tcp"), "{headers}");
-    assert!(h.contains("application/vnd.docker.multiplexed-stream"), "{headers}");
+    assert!(
+        h.contains("application/vnd.docker.multiplexed-stream"),
+        "{headers}"
+    );
 
     // wait: the headers come at once, while the container has not even started.
-    let w = send(&sock, "POST", "/v1.44/containers/raw/wait?condition=next-exit", "", false);
+    let w = send(
+        &sock,
+        "POST",
+        "/v1.44/containers/raw/wait?condition=next-exit",
+        "",
+        false,
+    );
     let (st, headers, mut wait) = head(w);
     assert_eq!(st, 200, "{headers}");
 
-    assert_eq!(call(&sock, "POST", "/v1.44/containers/raw/start", "").0, 204);
-    assert_eq!(call(&sock, "POST", "/v1.44/containers/raw/start", "").0, 304);
+    assert_eq!(
+        call(&sock, "POST", "/v1.44/containers/raw/start", "").0,
+        204
+    );
+    assert_eq!(
+        call(&sock, "POST", "/v1.44/containers/raw/start", "").0,
+        304
+    );
 
     // stdin, then half-close: cat sees EOF, the output keeps coming.
     attach.get_mut().write_all(b"typed\n").unwrap();
@@ -125,8 +141,16 @@ fn attach_wait_exec_over_raw_http() {
         .shutdown(std::net::Shutdown::Write)
         .unwrap();
     let got = frames(&mut attach);
-    let stdout: String = got.iter().filter(|f| f.0 == 1).map(|f| f.1.as_str()).collect();
-    let stderr: String = got.iter().filter(|f| f.0 == 2).map(|f| f.1.as_str()).collect();
+    let stdout: String = got
+        .iter()
+        .filter(|f| f.0 == 1)
+        .map(|f| f.1.as_str())
+        .collect();
+    let stderr: String = got
+        .iter()
+        .filter(|f| f.0 == 2)
+        .map(|f| f.1.as_str())
+        .collect();
     assert_eq!(stdout, "typed\nout\n", "{got:?}");
     assert_eq!(stderr, "err\n", "{got:?}");
 
@@ -139,7 +163,12 @@ fn attach_wait_exec_over_raw_http() {
     let (st, body) = call(&sock, "GET", "/v1.44/containers/nope/json", "");
     assert_eq!(st, 404, "{body}");
     assert!(body.contains("No such container: nope"), "{body}");
-    let (st, body) = call(&sock, "POST", "/v1.44/containers/raw/wait?condition=bogus", "");
+    let (st, body) = call(
+        &sock,
+        "POST",
+        "/v1.44/containers/raw/wait?condition=bogus",
+        "",
+    );
     assert_eq!(st, 400, "{body}");
     let (st, body) = call(&sock, "POST", "/containers/raw/exec", r#"{"Cmd":["true"]}"#);
     assert_eq!(st, 409, "{body}");
@@ -186,5 +215,8 @@ fn attach_wait_exec_over_raw_http() {
     let (st, body) = call(&sock, "DELETE", "/containers/live", "");
     assert_eq!(st, 409, "{body}");
     assert_eq!(call(&sock, "DELETE", "/containers/live?force=1", "").0, 204);
-    assert_eq!(call(&sock, "DELETE", &format!("/containers/{id}"), "").0, 204);
+    assert_eq!(
+        call(&sock, "DELETE", &format!("/containers/{id}"), "").0,
+        204
+    );
 }

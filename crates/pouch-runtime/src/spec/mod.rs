@@ -225,7 +225,9 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
         .set_env(Some(container_env(config)))
         .set_cwd(working_dir(&config.working_dir)?)
         .set_capabilities(Some(caps.to_oci()))
-        .set_no_new_privileges(Some(security.no_new_privileges))
+        // Absent rather than `false` when off: runc reads both the same, but libcontainer
+        // (pouch-runc) loads seccomp while still privileged only when the field is absent.
+        .set_no_new_privileges(security.no_new_privileges.then_some(true))
         .set_oom_score_adj(Some(options::oom_score_adj(host.oom_score_adj)?));
     let rlimits = options::rlimits(&host.resources.ulimits)?;
     process.set_rlimits((!rlimits.is_empty()).then_some(rlimits));

@@ -105,7 +105,7 @@ fn spec_default_busybox_sh() {
     assert_eq!(p.terminal(), Some(false));
     assert_eq!(p.user().uid(), 0);
     assert_eq!(p.user().additional_gids().as_deref(), Some(&[10][..]));
-    assert_eq!(p.no_new_privileges(), Some(false));
+    assert_eq!(p.no_new_privileges(), None);
     let caps = p.capabilities().as_ref().unwrap();
     assert_eq!(caps.bounding().as_ref().unwrap().len(), 14);
     assert_eq!(caps.effective(), caps.bounding());
