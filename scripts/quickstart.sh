@@ -18,10 +18,14 @@ command -v cargo >/dev/null || { echo "quickstart: cargo not found: install Rust
 
 cargo build --release -q -p pouchd -p pouch-cli -p pouch-shim -p pouch-init
 bin=$CARGO_TARGET_DIR/release
-# pouchd finds pouch-shim and pouch-init next to itself.
-if pouch -H unix:///var/run/pouchd.sock version >/dev/null 2>&1; then
-  echo "pouchd is already running: it keeps its old binaries until you restart it"
+# A pouchd already running keeps its old binaries: stop it (its containers keep running and
+# the new pouchd reconnects to them).
+if pgrep -f '^pouchd( |$)' >/dev/null; then
+  echo "restarting the running pouchd with the new build"
+  pkill -TERM -f '^pouchd( |$)' || true
+  for _ in $(seq 1 100); do pgrep -f '^pouchd( |$)' >/dev/null || break; sleep 0.1; done
 fi
+# pouchd finds pouch-shim and pouch-init next to itself.
 install -m 0755 "$bin/pouchd" "$bin/pouch" "$bin/pouch-shim" "$bin/pouch-init" /usr/local/bin/
 
 sock=/var/run/pouchd.sock

@@ -11,6 +11,7 @@
 //!
 //! Tests skip (print why and return) when they cannot run: not root, or a binary missing.
 
+pub mod bench;
 pub mod cmd;
 pub mod daemon;
 pub mod distribution;

@@ -29,7 +29,24 @@ async fn copy<W: tokio::io::AsyncWrite + Unpin>(
     Ok(())
 }
 
-async fn save_to_file(stream: ByteStream, path: &Path) -> anyhow::Result<()> {
+/// Refuses to write a tar archive to a terminal, as docker does (`save`, `export`).
+pub(crate) fn refuse_terminal(output: Option<&Path>) -> anyhow::Result<()> {
+    if output.is_none() && super::stdout_is_terminal() {
+        anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
+    Ok(())
+}
+
+/// Writes an archive to `output` (through a temporary file renamed into place, so a failure
+/// leaves no partial file) or to stdout.
+pub(crate) async fn write_archive(
+    stream: ByteStream,
+    output: Option<&Path>,
+    default_name: &str,
+) -> anyhow::Result<()> {
+    let Some(path) = output else {
+        return copy(stream, &mut tokio::io::stdout()).await;
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -37,8 +54,8 @@ async fn save_to_file(stream: ByteStream, path: &Path) -> anyhow::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "image.tar".into());
-    let tmp = dir.join(format!(".{name}.pouch-save.{}", std::process::id()));
+        .unwrap_or_else(|| default_name.into());
+    let tmp = dir.join(format!(".{name}.pouch-tmp.{}", std::process::id()));
     let result = async {
         let mut file = tokio::fs::File::create(&tmp)
             .await
@@ -57,12 +74,7 @@ async fn save_to_file(stream: ByteStream, path: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn run(client: &Client, args: SaveArgs) -> anyhow::Result<()> {
-    if args.output.is_none() && super::stdout_is_terminal() {
-        anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
-    }
+    refuse_terminal(args.output.as_deref())?;
     let stream = client.save(&args.images).await?;
-    match &args.output {
-        Some(path) => save_to_file(stream, path).await,
-        None => copy(stream, &mut tokio::io::stdout()).await,
-    }
+    write_archive(stream, args.output.as_deref(), "image.tar").await
 }

@@ -9,7 +9,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use pouch_e2e::bench::median;
 use pouch_e2e::cmd::{self, CmdOutput};
 use pouch_e2e::{fixtures, Daemon, DaemonOptions, Registry, RegistryOptions};
 
@@ -20,42 +21,15 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut a = Args {
-        runs: 5,
-        size_mb: 200,
-        layers: 5,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| -> Result<usize> {
-            it.next()
-                .with_context(|| format!("{name} needs a value"))?
-                .parse()
-                .with_context(|| format!("{name} needs a number"))
-        };
-        match flag.as_str() {
-            "--runs" => a.runs = value("--runs")?.max(1),
-            "--size-mb" => a.size_mb = value("--size-mb")?.max(1),
-            "--layers" => a.layers = value("--layers")?.max(1),
-            "-h" | "--help" => {
-                println!("usage: bench-pull [--runs N] [--size-mb MB] [--layers L]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other:?} (try --help)"),
-        }
-    }
-    Ok(a)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
+    let f = pouch_e2e::bench::count_flags(
+        "bench-pull [--runs N] [--size-mb MB] [--layers L]",
+        &[("runs", 5), ("size-mb", 200), ("layers", 5)],
+    )?;
+    Ok(Args {
+        runs: f["runs"],
+        size_mb: f["size-mb"],
+        layers: f["layers"],
+    })
 }
 
 fn report(tool: &str, times: &[f64], mb: f64) {

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
+use pouch_e2e::bench::median;
 use pouch_e2e::cmd::{self, CmdOutput};
 use pouch_e2e::{fixtures, Binaries, Daemon, DaemonOptions};
 use rustix::process::{kill_process, Pid, Signal};
@@ -35,46 +36,17 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut a = Args {
-        runs: 20,
-        containers: 50,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| -> Result<usize> {
-            it.next()
-                .with_context(|| format!("{name} needs a value"))?
-                .parse()
-                .with_context(|| format!("{name} needs a number"))
-        };
-        match flag.as_str() {
-            "--runs" => a.runs = value("--runs")?.max(1),
-            "--containers" => a.containers = value("--containers")?.max(1),
-            "-h" | "--help" => {
-                println!("usage: bench-run [--runs N] [--containers N]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other:?} (try --help)"),
-        }
-    }
-    Ok(a)
+    let f = pouch_e2e::bench::count_flags(
+        "bench-run [--runs N] [--containers N]",
+        &[("runs", 20), ("containers", 50)],
+    )?;
+    Ok(Args {
+        runs: f["runs"],
+        containers: f["containers"],
+    })
 }
 
 // ---- statistics and formatting ----
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
 
 fn min_max(v: &[f64]) -> (f64, f64) {
     v.iter()

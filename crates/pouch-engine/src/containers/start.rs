@@ -97,8 +97,11 @@ impl Containers {
             .map_err(|e| internal(format!("cannot write the container's config.json: {e}")))?;
         remove_path(&state_dir);
         std::fs::create_dir_all(&state_dir).map_err(internal)?;
-        // A leftover of an earlier run (daemon killed mid-way) would make `create` fail.
-        let _ = driver.delete(&id, true).await;
+        // A leftover of an earlier run (daemon killed mid-way) would make `create` fail; the
+        // runtime keeps its state in `<root>/<id>`, so only then is a delete needed.
+        if self.paths.runtime_root(&rec.runtime).join(&id).exists() {
+            let _ = driver.delete(&id, true).await;
+        }
 
         let log = (rec.host_config.log_config.kind == "json-file").then(|| LogOptions {
             path: self.paths.log_path(&id),

@@ -1,10 +1,14 @@
-//! Links the `pouch-init` binary statically, so that a plain `cargo build` yields a binary that
-//! runs in images without a libc (it is bind-mounted into containers as `/sbin/pouch-init`).
+//! The build script of `pouch-init` and `pouch-shim`: links their binary statically, so that a
+//! plain `cargo build` yields binaries that map no shared libc. pouch-init must run in images
+//! without a libc (it is bind-mounted into containers as `/sbin/pouch-init`); a static shim
+//! keeps the per-container memory small (no shared-library relocations, code pages shared by
+//! every shim). Non-PIE, so no relocations are applied at start either.
 //!
 //! rustc's switch for this, `-C target-feature=+crt-static`, is a RUSTFLAGS setting that would
 //! apply to every crate of the build, and a build script cannot set it. So the bin's link line
 //! is changed instead:
-//! - `-static-pie` makes the C compiler driver link a static PIE (rcrt1.o, no interpreter);
+//! - `-static -no-pie` makes the C compiler driver link a static executable (crt1.o, no
+//!   interpreter; `-no-pie` wins over the `-pie` rustc passes, as the last one given);
 //! - rustc still asks for `-Wl,-Bdynamic -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`; the
 //!   linker looks for each library in the directories of `-L` in order, the shared object
 //!   first, then the archive. A directory put first holds, for each of these names, a linker
@@ -44,7 +48,8 @@ fn main() {
     let dir = PathBuf::from(var("OUT_DIR")).join("static-libs");
     match write_scripts(&dir) {
         Ok(()) => {
-            println!("cargo:rustc-link-arg-bins=-static-pie");
+            println!("cargo:rustc-link-arg-bins=-static");
+            println!("cargo:rustc-link-arg-bins=-no-pie");
             println!("cargo:rustc-link-arg-bins=-L{}", dir.display());
         }
         Err(e) => println!("cargo:warning=pouch-init will be dynamically linked: {e}"),
