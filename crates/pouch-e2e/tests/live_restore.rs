@@ -57,7 +57,8 @@ fn containers_survive_daemon_kill() {
     d.pouch(&["exec", "long", "echo", "still-here"])
         .ok()
         .says("still-here");
-    // logs -f follows the running container and ends when it stops.
+    // attach and logs -f follow the running container and end when it stops.
+    let attach = d.pouch_bg(&["attach", "long"]).expect("attach");
     let follow = d
         .pouch_bg(&["logs", "-f", "--tail", "1", "long"])
         .expect("logs -f");
@@ -65,6 +66,11 @@ fn containers_survive_daemon_kill() {
     d.pouch(&["stop", "-t", "1", "long"]).ok();
     let out = follow.wait(Duration::from_secs(10));
     assert!(out.stdout.matches("tick").count() >= 2, "{out}");
+    let attached = attach.wait(Duration::from_secs(10));
+    assert!(
+        attached.stdout.contains("tick"),
+        "attach after restore: {attached}"
+    );
     assert_eq!(d.pouch(&["wait", "long"]).ok().out(), "137");
 }
 

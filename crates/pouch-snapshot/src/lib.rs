@@ -217,6 +217,25 @@ fn dir_size(dir: &Path, seen: &mut std::collections::HashSet<(u64, u64)>) -> std
 mod tests {
     use super::*;
 
+    #[test]
+    fn rw_snapshots_are_not_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Snapshotter::open(dir.path()).unwrap();
+        let id = "a".repeat(64);
+        let rw = s.create_rw(&id).unwrap();
+        assert!(rw.upper.is_dir() && rw.work.is_dir());
+        std::fs::write(rw.upper.join("f"), "12345").unwrap();
+        assert_eq!(s.rw_usage(&id), 5);
+        assert!(
+            s.list().unwrap().is_empty(),
+            "a container layer listed as an image layer"
+        );
+        assert!(s.rw("../x").is_err());
+        s.remove_rw(&id).unwrap();
+        assert!(!rw.dir.exists());
+        s.remove_rw(&id).unwrap();
+    }
+
     const K: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
     #[test]
