@@ -173,15 +173,23 @@ impl Client {
         .await
     }
 
+    /// `POST /containers/{id}/<action><query>` with an empty body and answer.
+    async fn container_action(
+        &self,
+        id: &str,
+        action: &str,
+        query: String,
+    ) -> Result<(), ClientError> {
+        let path = format!("{}{query}", container_path(id, action));
+        self.send_empty(Method::POST, &path, &format!("container {action}"))
+            .await
+    }
+
     /// `POST /containers/{id}/start` (a `304` for a running container is not an error).
     pub async fn container_start(&self, id: &str) -> Result<(), ClientError> {
-        self.send_empty(
-            Method::POST,
-            &container_path(id, "start"),
-            "container start",
-        )
-        .await
-        .or_else(not_modified_ok)
+        self.container_action(id, "start", String::new())
+            .await
+            .or_else(not_modified_ok)
     }
 
     /// `POST /containers/{id}/stop?signal=&t=` (a `304` for a stopped container is not an error).
@@ -191,12 +199,7 @@ impl Client {
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<(), ClientError> {
-        let path = format!(
-            "{}{}",
-            container_path(id, "stop"),
-            stop_query(timeout, signal)
-        );
-        self.send_empty(Method::POST, &path, "container stop")
+        self.container_action(id, "stop", stop_query(timeout, signal))
             .await
             .or_else(not_modified_ok)
     }
@@ -208,12 +211,7 @@ impl Client {
         timeout: Option<i64>,
         signal: Option<&str>,
     ) -> Result<(), ClientError> {
-        let path = format!(
-            "{}{}",
-            container_path(id, "restart"),
-            stop_query(timeout, signal)
-        );
-        self.send_empty(Method::POST, &path, "container restart")
+        self.container_action(id, "restart", stop_query(timeout, signal))
             .await
     }
 
@@ -223,28 +221,17 @@ impl Client {
             .map(|s| ("signal", s.to_string()))
             .into_iter()
             .collect();
-        let path = format!("{}{}", container_path(id, "kill"), query(&q));
-        self.send_empty(Method::POST, &path, "container kill").await
+        self.container_action(id, "kill", query(&q)).await
     }
 
     /// `POST /containers/{id}/pause`.
     pub async fn container_pause(&self, id: &str) -> Result<(), ClientError> {
-        self.send_empty(
-            Method::POST,
-            &container_path(id, "pause"),
-            "container pause",
-        )
-        .await
+        self.container_action(id, "pause", String::new()).await
     }
 
     /// `POST /containers/{id}/unpause`.
     pub async fn container_unpause(&self, id: &str) -> Result<(), ClientError> {
-        self.send_empty(
-            Method::POST,
-            &container_path(id, "unpause"),
-            "container unpause",
-        )
-        .await
+        self.container_action(id, "unpause", String::new()).await
     }
 
     /// `DELETE /containers/{id}?force=&v=`.
