@@ -635,9 +635,24 @@ impl Unpacker<'_> {
     }
 }
 
-/// Turns a tar path into a layer-relative path: leading `/` and `.` components dropped,
-/// `..`, NUL and over-long paths or names refused (the error is the reason).
+/// Turns a tar path into a layer-relative path (see [`tar_path_components`]).
 fn sanitize(raw: &[u8]) -> Result<PathBuf, String> {
+    Ok(tar_path_components(raw, "layer root", true)?
+        .into_iter()
+        .map(OsStr::from_bytes)
+        .collect())
+}
+
+/// Splits a tar entry's path into its components below the directory it is extracted into
+/// (named `root` in errors): leading `/` and `.` components dropped; `..`, NUL and over-long
+/// paths or names refused (the error is the reason). With `whiteouts`, a `.wh.` name may be
+/// longer by the prefix (it stands for a name of the full length). Shared by every tar
+/// extraction of the engine (layers, `docker cp`).
+pub fn tar_path_components<'a>(
+    raw: &'a [u8],
+    root: &str,
+    whiteouts: bool,
+) -> Result<Vec<&'a [u8]>, String> {
     if raw.contains(&0) {
         return Err("path contains a nul byte".to_string());
     }
@@ -647,13 +662,13 @@ fn sanitize(raw: &[u8]) -> Result<PathBuf, String> {
             raw.len()
         ));
     }
-    let mut out = PathBuf::new();
+    let mut out = Vec::new();
     for c in raw.split(|b| *b == b'/') {
         match c {
             b"" | b"." => {}
-            b".." => return Err("path escapes the layer root through '..'".to_string()),
+            b".." => return Err(format!("path escapes the {root} through '..'")),
             _ => {
-                let limit = if c.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+                let limit = if whiteouts && c.starts_with(WHITEOUT_PREFIX.as_bytes()) {
                     MAX_NAME_LEN + WHITEOUT_PREFIX.len()
                 } else {
                     MAX_NAME_LEN
@@ -664,7 +679,7 @@ fn sanitize(raw: &[u8]) -> Result<PathBuf, String> {
                         c.len()
                     ));
                 }
-                out.push(OsStr::from_bytes(c));
+                out.push(c);
             }
         }
     }

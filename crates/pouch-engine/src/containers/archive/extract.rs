@@ -25,8 +25,6 @@ use super::{container_abs, ArchiveError, Root, MAX_DEPTH};
 
 /// Longest entry path accepted (PATH_MAX).
 const MAX_PATH_LEN: usize = 4096;
-/// Longest file name accepted (NAME_MAX).
-const MAX_NAME_LEN: usize = 255;
 const COPY_BUF: usize = 128 * 1024;
 
 /// How `extract` treats conflicts and ownership.
@@ -254,7 +252,7 @@ impl Extractor<'_> {
     fn symlink_target<R: Read>(
         &self,
         entry: &tar::Entry<'_, R>,
-        parents: &[Vec<u8>],
+        parents: &[&[u8]],
         shown: &str,
     ) -> Result<Vec<u8>, ArchiveError> {
         let target = entry
@@ -429,7 +427,7 @@ impl Extractor<'_> {
 
     /// The parent directory of an entry (its components below the extraction directory),
     /// created as 0755 where missing.
-    fn parent(&self, parents: &[Vec<u8>], shown: &str) -> Result<OwnedFd, ArchiveError> {
+    fn parent(&self, parents: &[&[u8]], shown: &str) -> Result<OwnedFd, ArchiveError> {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
         let not_dir =
             |p: &Path| Self::refused(shown, format!("parent {} is not a directory", p.display()));
@@ -553,32 +551,7 @@ fn remove_all(dir: BorrowedFd<'_>, name: &OsStr, depth: usize) -> io::Result<()>
     }
 }
 
-/// Splits a tar path into its components below the extraction directory: leading `/` and
-/// `.` components dropped; `..`, NUL and over-long paths or names refused (the error is the
-/// reason).
-fn sanitize(raw: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    if raw.contains(&0) {
-        return Err("path contains a nul byte".to_string());
-    }
-    if raw.len() > MAX_PATH_LEN {
-        return Err(format!(
-            "path is {} bytes long, over the limit of {MAX_PATH_LEN}",
-            raw.len()
-        ));
-    }
-    let mut out = Vec::new();
-    for c in raw.split(|b| *b == b'/') {
-        match c {
-            b"" | b"." => {}
-            b".." => return Err("path escapes the extraction directory through '..'".to_string()),
-            c if c.len() > MAX_NAME_LEN => {
-                return Err(format!(
-                    "a path component is {} bytes long, over the limit of {MAX_NAME_LEN}",
-                    c.len()
-                ))
-            }
-            c => out.push(c.to_vec()),
-        }
-    }
-    Ok(out)
+/// A tar path's components below the extraction directory (the layer unpacker's rules).
+fn sanitize(raw: &[u8]) -> Result<Vec<&[u8]>, String> {
+    pouch_image::unpack::tar_path_components(raw, "extraction directory", false)
 }
