@@ -50,25 +50,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create and run a new container from an image
-    #[command(
-        disable_help_flag = true,
-        override_usage = "pouch run [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Run(run_cmd::RunArgs),
-    /// Create a new container
-    #[command(
-        disable_help_flag = true,
-        override_usage = "pouch create [OPTIONS] IMAGE [COMMAND] [ARG...]"
-    )]
-    Create(create::CreateArgs),
-    /// Start one or more stopped containers
-    Start(start::StartArgs),
-    /// Attach local standard input, output, and error streams to a running container
-    Attach(attach::AttachArgs),
-    /// Execute a command in a running container
-    #[command(override_usage = "pouch exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
-    Exec(exec::ExecArgs),
+    #[command(flatten)]
+    Lifecycle(Box<Lifecycle>),
     #[command(flatten)]
     Containers(ContainerCommands),
     /// Manage containers
@@ -138,11 +121,9 @@ enum ImageCommand {
     Prune(image_prune::PruneArgs),
 }
 
+/// The commands that create and run containers: top level and under `pouch container`.
 #[derive(Debug, Subcommand)]
-enum ContainerCommand {
-    /// List containers
-    #[command(visible_alias = "list")]
-    Ls(commands::container::ps::PsArgs),
+enum Lifecycle {
     /// Create and run a new container from an image
     #[command(
         disable_help_flag = true,
@@ -162,6 +143,15 @@ enum ContainerCommand {
     /// Execute a command in a running container
     #[command(override_usage = "pouch exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(exec::ExecArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerCommand {
+    /// List containers
+    #[command(visible_alias = "list")]
+    Ls(commands::container::ps::PsArgs),
+    #[command(flatten)]
+    Lifecycle(Box<Lifecycle>),
     /// Display detailed information on one or more containers
     Inspect(inspect::ContainerInspectArgs),
     #[command(flatten)]
@@ -189,17 +179,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = Client::new(&cli.host)?;
     let c = &client;
     match command {
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run_cmd::run(c, a).await,
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            create::run(c, a).await
+        Command::Lifecycle(l) | Command::Container(ContainerCommand::Lifecycle(l)) => {
+            run_lifecycle(c, *l).await
         }
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
-            start::run(c, a).await
-        }
-        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
-            attach::run(c, a).await
-        }
-        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => exec::run(c, a).await,
         Command::Container(ContainerCommand::Inspect(a)) => inspect::run_container(c, a).await,
         Command::Container(ContainerCommand::Ls(a)) => {
             commands::container::run(c, ContainerCommands::Ps(a)).await
@@ -227,6 +209,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Version(a) => version::run(c, a).await,
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(c, a).await,
         Command::System(SystemCommand::Df(a)) => system_df::run(c, a).await,
+    }
+}
+
+async fn run_lifecycle(c: &Client, command: Lifecycle) -> anyhow::Result<()> {
+    match command {
+        Lifecycle::Run(a) => run_cmd::run(c, a).await,
+        Lifecycle::Create(a) => create::run(c, a).await,
+        Lifecycle::Start(a) => start::run(c, a).await,
+        Lifecycle::Attach(a) => attach::run(c, a).await,
+        Lifecycle::Exec(a) => exec::run(c, a).await,
     }
 }
 
@@ -341,7 +333,10 @@ mod tests {
             "pouch", "run", "--rm", "-h", "box", "-e", "A=1", "busybox", "ls", "-l", "--rm",
         ])
         .unwrap();
-        let Some(Command::Run(a)) = cli.command else {
+        let Some(Command::Lifecycle(l)) = cli.command else {
+            panic!("not a run command");
+        };
+        let Lifecycle::Run(a) = *l else {
             panic!("not a run command");
         };
         assert!(a.opts.rm && !a.detach && a.sig_proxy);
@@ -349,7 +344,10 @@ mod tests {
         assert_eq!(a.args, ["busybox", "ls", "-l", "--rm"]);
         let cli =
             Cli::try_parse_from(["pouch", "run", "--sig-proxy=false", "-d", "busybox"]).unwrap();
-        let Some(Command::Run(a)) = cli.command else {
+        let Some(Command::Lifecycle(l)) = cli.command else {
+            panic!("not a run command");
+        };
+        let Lifecycle::Run(a) = *l else {
             panic!("not a run command");
         };
         assert!(a.detach && !a.sig_proxy);
