@@ -56,6 +56,17 @@ pub fn unmount(target: &Path) -> Result<(), SysError> {
 /// Whether `path` is a mount point (its device differs from its parent's, or
 /// /proc/self/mountinfo lists it).
 pub fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // The cheap answer first (an overlay has a device of its own); mountinfo only for a
+    // mount of the same filesystem (a bind mount).
+    if let (Ok(m), Some(Ok(p))) = (
+        std::fs::symlink_metadata(path),
+        path.parent().map(std::fs::symlink_metadata),
+    ) {
+        if m.dev() != p.dev() {
+            return true;
+        }
+    }
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;
     };

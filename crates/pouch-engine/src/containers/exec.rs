@@ -130,26 +130,12 @@ impl Containers {
             serde_json::to_vec(&process).map_err(internal)?,
         )
         .map_err(internal)?;
-        let runtime_path = self
-            .runtime
-            .runtimes
-            .get(&rec.runtime)
-            .cloned()
-            .unwrap_or_default();
         let spawn = ShimSpawn {
-            id: c.id.clone(),
-            runtime: runtime_path,
-            runtime_name: rec.runtime.clone(),
-            runtime_root: self.paths.runtime_root(&rec.runtime),
-            bundle,
-            state_dir: state_dir.clone(),
             tty: cfg.tty,
             stdin: cfg.attach_stdin && !start.detach,
             stdin_once: true,
-            log: None,
-            cgroup_path: None,
             exec: Some((exec.id.clone(), process_json)),
-            create_timeout: Duration::from_secs(60),
+            ..self.shim_spawn(&rec, &state_dir)
         };
         let spawned = match spawn_shim(&self.runtime.shim_path, &spawn).await {
             Ok(s) => s,

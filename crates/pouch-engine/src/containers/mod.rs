@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use pouch_api::ApiError;
 use pouch_image::manager::ImageManager;
 use pouch_runtime::driver::RuntimeDriver;
+use pouch_runtime::shim::ShimSpawn;
 use pouch_snapshot::Snapshotter;
 use pouch_store::{Store, CONTAINERS};
 use tokio::sync::{oneshot, watch};
@@ -41,6 +42,9 @@ pub use logs::LogsOptions;
 pub use query::ListOptions;
 pub use record::{ContainerRecord, StateRecord, Status};
 pub use wait::WaitHandle;
+
+/// How long the runtime gets to create a container or an exec process.
+const SHIM_CREATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// OCI runtimes and helper binaries the containers use.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -287,6 +291,31 @@ impl Containers {
             attrs.insert((*k).to_string(), v.clone());
         }
         self.events.publish("container", action, &c.id, attrs);
+    }
+
+    /// How to spawn a shim for container `rec` in `state_dir`: the runtime's fields filled in,
+    /// stdio, log and exec mode left for the caller (a container's start or an exec).
+    fn shim_spawn(&self, rec: &ContainerRecord, state_dir: &Path) -> ShimSpawn {
+        ShimSpawn {
+            id: rec.id.clone(),
+            runtime: self
+                .runtime
+                .runtimes
+                .get(&rec.runtime)
+                .cloned()
+                .unwrap_or_default(),
+            runtime_name: rec.runtime.clone(),
+            runtime_root: self.paths.runtime_root(&rec.runtime),
+            bundle: self.paths.bundle(&rec.id),
+            state_dir: state_dir.to_path_buf(),
+            tty: false,
+            stdin: false,
+            stdin_once: false,
+            log: None,
+            cgroup_path: None,
+            exec: None,
+            create_timeout: SHIM_CREATE_TIMEOUT,
+        }
     }
 
     fn driver(&self, runtime: &str) -> Result<RuntimeDriver, ApiError> {

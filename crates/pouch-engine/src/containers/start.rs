@@ -16,8 +16,6 @@ use super::create::{parse_size, spec_error};
 use super::record::Status;
 use super::{fault, internal, now_rfc3339, remove_path, Container, Containers};
 
-/// How long the runtime gets to create the container.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a pending attach gets to connect before the process starts anyway.
 const ATTACH_CONNECT: Duration = Duration::from_secs(5);
 
@@ -60,12 +58,6 @@ impl Containers {
         let id = c.id.clone();
         let rec = c.record();
         let driver = self.driver(&rec.runtime)?;
-        let runtime_path = self
-            .runtime
-            .runtimes
-            .get(&rec.runtime)
-            .cloned()
-            .unwrap_or_default();
         self.ensure_mounted(c)?;
         let bundle = self.paths.bundle(&id);
         let state_dir = self.paths.state_dir(&id);
@@ -120,19 +112,12 @@ impl Containers {
                 .unwrap_or(1),
         });
         let spawn = ShimSpawn {
-            id: id.clone(),
-            runtime: runtime_path,
-            runtime_name: rec.runtime.clone(),
-            runtime_root: self.paths.runtime_root(&rec.runtime),
-            bundle: bundle.clone(),
-            state_dir: state_dir.clone(),
             tty: rec.config.tty,
             stdin: rec.config.open_stdin,
             stdin_once: rec.config.stdin_once,
             log,
             cgroup_path: Some(cgroups_path.clone()),
-            exec: None,
-            create_timeout: CREATE_TIMEOUT,
+            ..self.shim_spawn(&rec, &state_dir)
         };
         let started = Instant::now();
         let spawned = match fault::check("start.shim") {
@@ -280,21 +265,13 @@ impl Containers {
         remove_path(&self.paths.state_dir(&c.id));
 
         let rec = c.record();
-        if rec.host_config.auto_remove && !rec.state.manually_stopped {
+        if rec.host_config.auto_remove {
             let this = self.clone();
             let id = c.id.clone();
             tokio::spawn(async move {
                 if let Err(e) = this.remove(&id, true, true).await {
                     tracing::warn!(id = %id, "auto-remove failed: {}", e.message);
                 }
-            });
-            return;
-        }
-        if rec.host_config.auto_remove {
-            let this = self.clone();
-            let id = c.id.clone();
-            tokio::spawn(async move {
-                let _ = this.remove(&id, true, true).await;
             });
             return;
         }
