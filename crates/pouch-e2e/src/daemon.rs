@@ -463,37 +463,8 @@ impl Daemon {
                 }
             }
         }
-        kill_processes_mentioning(&self.exec_root());
-        let root = self.dir.path().display().to_string();
-        let mut mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
-            .filter(|m| m.starts_with(&root))
-            .collect();
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        for m in mounts {
-            let _ = pouch_sys::mount::unmount(Path::new(&m));
-        }
-    }
-}
-
-/// SIGKILLs every process whose command line mentions `path` (the shims of one daemon).
-fn kill_processes_mentioning(path: &Path) {
-    let needle = path.display().to_string();
-    let Ok(rd) = fs::read_dir("/proc") else {
-        return;
-    };
-    for e in rd.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let cmdline = fs::read(e.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&needle) {
-            if let Some(pid) = Pid::from_raw(pid) {
-                let _ = kill_process(pid, Signal::KILL);
-            }
-        }
+        crate::procs::kill_processes_mentioning(&self.exec_root());
+        crate::procs::unmount_below(self.dir.path());
     }
 }
 
