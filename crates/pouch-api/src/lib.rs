@@ -6,9 +6,11 @@ pub mod container;
 pub mod error;
 pub mod filters;
 pub mod image;
+pub mod network;
 pub mod progress;
 pub mod reference;
 pub mod system;
+pub mod volume;
 
 pub use error::{ApiError, ErrorKind};
 pub use filters::Filters;

@@ -2,6 +2,8 @@
 //! Mounts live in `mount`. This is the only crate allowed `unsafe`; today every call goes through rustix's safe API.
 
 pub mod mount;
+pub mod netns;
+pub mod quota;
 
 use std::fs::File;
 use std::path::Path;

@@ -133,6 +133,22 @@ pub struct ContainerConfig {
         deserialize_with = "de_strslice"
     )]
     pub shell: Option<Vec<String>>,
+    /// Pouch: disk quotas, `{"/": "10g"}`, `{"/data": "5g"}`, `{".*": "1g"}`.
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub disk_quota: BTreeMap<String, String>,
+    /// Pouch: the project quota id (`-1` allocates one, empty or `0` none).
+    #[serde(
+        rename = "QuotaID",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub quota_id: String,
+    /// Pouch: do not generate `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`.
+    #[serde(skip_serializing_if = "is_false", deserialize_with = "de_null_default")]
+    pub disable_network_files: bool,
 }
 
 /// `POST /containers/create` body.

@@ -96,6 +96,10 @@ impl Containers {
             runtime: String::new(),
             state: StateRecord::default(),
             lower_dirs,
+            networks: Default::default(),
+            endpoints: Default::default(),
+            ports: Default::default(),
+            mounts: Vec::new(),
         };
         let mut rec = rec;
         rec.runtime = rec.host_config.runtime.clone();

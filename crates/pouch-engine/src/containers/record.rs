@@ -118,4 +118,17 @@ pub struct ContainerRecord {
     pub state: StateRecord,
     /// Lower dirs of the rootfs overlay, top-most first.
     pub lower_dirs: Vec<std::path::PathBuf>,
+    /// The networks the container is connected to, by network name, with the settings asked
+    /// for (`--ip`, aliases, MAC); the live addresses are in `endpoints` while it runs.
+    #[serde(default)]
+    pub networks: std::collections::BTreeMap<String, pouch_api::container::EndpointSettings>,
+    /// Live endpoints (address, gateway, MAC, host veth) while the container runs.
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, pouch_api::container::EndpointSettings>,
+    /// Published ports as bound while it runs (`NetworkSettings.Ports`).
+    #[serde(default)]
+    pub ports: pouch_api::container::PortMap,
+    /// The resolved mounts (volumes, binds, tmpfs), Docker's inspect `Mounts`.
+    #[serde(default)]
+    pub mounts: Vec<pouch_api::container::MountPoint>,
 }

@@ -9,10 +9,12 @@ mod exec;
 mod hijack;
 mod images;
 mod logs;
+mod networks;
 mod query;
 mod stream;
 mod system;
 mod version;
+mod volumes;
 
 #[cfg(test)]
 mod container_tests;
@@ -97,6 +99,8 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/exec/{id}/json", get(exec::inspect))
         // events.rs
         .route("/events", get(events::events))
+        .merge(networks::routes())
+        .merge(volumes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(engine);

@@ -1,0 +1,1 @@
+//! Docker's network objects (`/networks` endpoints).

@@ -1,0 +1,1 @@
+//! Docker's volume objects (`/volumes` endpoints).

@@ -1,0 +1,1 @@
+//! See docs/networking-contract.md and docs/volumes-contract.md.
