@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::image::ImageSummary;
+use crate::volume::Volume;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase", default)]
@@ -141,6 +142,7 @@ pub struct SystemDf {
     pub layers_size: i64,
     pub images: Vec<ImageSummary>,
     pub containers: Vec<serde_json::Value>,
-    pub volumes: Vec<serde_json::Value>,
+    /// Every volume, with its `UsageData`.
+    pub volumes: Vec<Volume>,
     pub build_cache: Vec<serde_json::Value>,
 }

@@ -18,8 +18,10 @@ mod hijack;
 mod host;
 mod images;
 mod json_stream;
+mod networks;
 mod system;
 mod transport;
+mod volumes;
 
 use std::io;
 use std::pin::Pin;

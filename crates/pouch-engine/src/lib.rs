@@ -7,6 +7,8 @@
 pub mod containers;
 mod host;
 mod images;
+mod networks;
+mod prune;
 mod system;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +23,10 @@ pub use containers::{
     AttachOptions, AttachSession, EventsOptions, ListOptions, LogsOptions, RuntimeConfig,
     WaitHandle,
 };
+
+/// The default bridge and firewall flags, and the subnet type they use.
+pub use pouch_network::ipam::Ipv4Net;
+pub use pouch_network::manager::BridgeConfig;
 
 /// Where images are pulled from (mirrors, insecure registries); front ends name it through
 /// the engine.
@@ -41,6 +47,8 @@ pub struct EngineConfig {
     pub listen_addresses: Vec<String>,
     /// OCI runtimes, shim and init.
     pub runtime: RuntimeConfig,
+    /// The default bridge and firewall flags.
+    pub network: pouch_network::manager::BridgeConfig,
 }
 
 /// Why the engine could not open.
@@ -62,6 +70,8 @@ pub enum EngineError {
     Images(#[from] pouch_image::ImageError),
     #[error("cannot open the containers: {0}")]
     Containers(#[from] pouch_api::ApiError),
+    #[error("cannot open the networks: {0}")]
+    Network(String),
 }
 
 /// The engine: shared by every request (`Arc<Engine>`).
@@ -70,6 +80,7 @@ pub struct Engine {
     id: String,
     images: Arc<ImageManager>,
     containers: Arc<containers::Containers>,
+    network: Arc<pouch_network::manager::NetworkManager>,
     shutdown: CancellationToken,
 }
 
@@ -92,9 +103,19 @@ impl Engine {
             },
             store.clone(),
         )?;
+        let network = pouch_network::manager::NetworkManager::new(
+            store.clone(),
+            pouch_network::manager::ManagerConfig {
+                exec_root: config.exec_root.clone(),
+                bridge: config.network.clone(),
+                table: "pouch".into(),
+            },
+        )
+        .map_err(|e| EngineError::Network(e.to_string()))?;
         let containers = containers::Containers::open(
             store,
             images.clone(),
+            network.clone(),
             containers::Paths {
                 home: config.home_dir.clone(),
                 exec_root: config.exec_root.clone(),
@@ -107,6 +128,7 @@ impl Engine {
             id,
             images,
             containers,
+            network,
             shutdown: CancellationToken::new(),
         }))
     }

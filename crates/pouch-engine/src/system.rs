@@ -195,6 +195,7 @@ mod tests {
 
     fn engine(dir: &std::path::Path) -> std::sync::Arc<Engine> {
         Engine::open(EngineConfig {
+        network: Default::default(),
             home_dir: dir.join("home"),
             exec_root: dir.join("exec"),
             registry: RegistryConfig {
@@ -213,6 +214,7 @@ mod tests {
     fn a_bad_mirror_refuses_to_open_and_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let err = Engine::open(EngineConfig {
+        network: Default::default(),
             home_dir: dir.path().join("home"),
             exec_root: dir.path().join("exec"),
             registry: RegistryConfig {

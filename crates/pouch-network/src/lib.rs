@@ -10,5 +10,6 @@ pub mod files;
 pub mod firewall;
 pub mod ipam;
 pub mod link;
+pub mod manager;
 pub mod netns;
 pub mod ports;

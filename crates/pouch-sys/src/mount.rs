@@ -1,4 +1,6 @@
 //! Mounts the engine makes itself: a container's overlay root filesystem, and its unmount.
+//! Also volume mounts (`mount_fs`: tmpfs, devices, binds) and a thread's private mount
+//! namespace (`unshare_mounts`, for `cp` with a container's volumes in place).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,75 @@ pub fn mount_overlay(
         Some(data.as_c_str()),
     )
     .map_err(|e| call_err("mount overlay", target, e))
+}
+
+/// Mounts `source` on `target` as a filesystem of type `fstype` with mount(8)-style options:
+/// the flag words (`ro`, `nosuid`, `nodev`, `noexec`, `bind`, `rbind`, `noatime`, ...) become
+/// mount flags and the rest (`size=64m`, `addr=...`) is the filesystem's data, as Docker's
+/// local volume driver mounts its `type`/`device`/`o`. A read-only bind is remounted
+/// read-only (the kernel ignores `ro` on the bind itself).
+pub fn mount_fs(source: &str, target: &Path, fstype: &str, options: &str) -> Result<(), SysError> {
+    let mut flags = MountFlags::empty();
+    let mut data: Vec<&str> = Vec::new();
+    for o in options.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let (set, clear) = match o {
+            "ro" => (MountFlags::RDONLY, MountFlags::empty()),
+            "rw" => (MountFlags::empty(), MountFlags::RDONLY),
+            "nosuid" => (MountFlags::NOSUID, MountFlags::empty()),
+            "suid" => (MountFlags::empty(), MountFlags::NOSUID),
+            "nodev" => (MountFlags::NODEV, MountFlags::empty()),
+            "dev" => (MountFlags::empty(), MountFlags::NODEV),
+            "noexec" => (MountFlags::NOEXEC, MountFlags::empty()),
+            "exec" => (MountFlags::empty(), MountFlags::NOEXEC),
+            "sync" => (MountFlags::SYNCHRONOUS, MountFlags::empty()),
+            "async" => (MountFlags::empty(), MountFlags::SYNCHRONOUS),
+            "dirsync" => (MountFlags::DIRSYNC, MountFlags::empty()),
+            "noatime" => (MountFlags::NOATIME, MountFlags::empty()),
+            "atime" => (MountFlags::empty(), MountFlags::NOATIME),
+            "nodiratime" => (MountFlags::NODIRATIME, MountFlags::empty()),
+            "diratime" => (MountFlags::empty(), MountFlags::NODIRATIME),
+            "relatime" => (MountFlags::RELATIME, MountFlags::empty()),
+            "norelatime" => (MountFlags::empty(), MountFlags::RELATIME),
+            "strictatime" => (MountFlags::STRICTATIME, MountFlags::empty()),
+            "bind" => (MountFlags::BIND, MountFlags::empty()),
+            "rbind" => (MountFlags::BIND | MountFlags::REC, MountFlags::empty()),
+            "defaults" => (MountFlags::empty(), MountFlags::empty()),
+            other => {
+                data.push(other);
+                continue;
+            }
+        };
+        flags = (flags - clear) | set;
+    }
+    let data = std::ffi::CString::new(data.join(",")).map_err(|e| call_err("mount", target, e))?;
+    rustix::mount::mount(source, target, fstype, flags, Some(data.as_c_str()))
+        .map_err(|e| call_err("mount", target, e))?;
+    if flags.contains(MountFlags::BIND | MountFlags::RDONLY) {
+        let remount = flags & !MountFlags::REC;
+        if let Err(e) = rustix::mount::mount_remount(target, remount | MountFlags::BIND, "") {
+            let _ = unmount(target);
+            return Err(call_err("remount read-only", target, e));
+        }
+    }
+    Ok(())
+}
+
+/// Moves the calling thread (only it) into a private copy of the mount namespace: mounts it
+/// makes from then on are seen by no other process and vanish when the thread ends. The
+/// thread must never run anything else afterwards (use a thread of its own).
+#[allow(unsafe_code)]
+pub fn unshare_mounts() -> Result<(), SysError> {
+    // SAFETY: rustix marks `unshare` unsafe because of `CLONE_FILES`, which would split the
+    // thread's file-descriptor table from the other threads'. Only `CLONE_NEWNS` is passed
+    // (the kernel adds `CLONE_FS`: this thread's cwd and umask become its own); no memory
+    // or descriptors are touched.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }
+        .map_err(|e| call_err("unshare(CLONE_NEWNS)", Path::new("/"), e))?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )
+    .map_err(|e| call_err("make private", Path::new("/"), e))
 }
 
 /// Detaches the mount at `target` (lazily, so a process still inside does not block it).

@@ -65,6 +65,30 @@ pub struct Flags {
     /// The `--init` binary (default: pouch-init next to pouchd)
     #[arg(long = "init-path", value_name = "FILE")]
     pub init_path: Option<PathBuf>,
+    /// The default bridge device
+    #[arg(long = "bridge-name", value_name = "NAME", default_value = "p0")]
+    pub bridge_name: String,
+    /// The default bridge's address and subnet
+    #[arg(long = "bip", value_name = "CIDR", default_value = "192.168.5.1/24")]
+    pub bip: String,
+    /// Where containers on the default bridge get their addresses (inside --bip)
+    #[arg(long = "fixed-cidr", value_name = "CIDR")]
+    pub fixed_cidr: Option<String>,
+    /// The default route of containers on the default bridge (default: the bridge address)
+    #[arg(long = "default-gateway", value_name = "IP")]
+    pub default_gateway: Option<String>,
+    /// MTU of the bridges and container interfaces
+    #[arg(long = "mtu", value_name = "BYTES", default_value_t = 1500)]
+    pub mtu: u32,
+    /// Enable IPv4 forwarding
+    #[arg(long = "ip-forward", visible_alias = "ipforward", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ip_forward: bool,
+    /// Masquerade outbound traffic of the default bridge
+    #[arg(long = "ip-masq", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub ip_masq: bool,
+    /// Manage the firewall (NAT and published ports in table ip pouch); false leaves it alone
+    #[arg(long = "iptables", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub iptables: bool,
     /// JSON file with the same keys as the long flags
     #[arg(long = "config-file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
     pub config_file: PathBuf,
@@ -84,6 +108,14 @@ const FILE_KEYS: &[(&str, Kind)] = &[
     ("add-runtime", Kind::List),
     ("shim-path", Kind::Path),
     ("init-path", Kind::Path),
+    ("bridge-name", Kind::Path),
+    ("bip", Kind::Path),
+    ("fixed-cidr", Kind::Path),
+    ("default-gateway", Kind::Path),
+    ("mtu", Kind::Count),
+    ("ip-forward", Kind::Bool),
+    ("ip-masq", Kind::Bool),
+    ("iptables", Kind::Bool),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +201,8 @@ pub struct DaemonConfig {
     pub add_runtimes: Vec<String>,
     pub shim_path: Option<PathBuf>,
     pub init_path: Option<PathBuf>,
+    /// The default bridge and the firewall.
+    pub network: pouch_engine::BridgeConfig,
     /// The config file that was read, if there was one.
     pub config_file: Option<PathBuf>,
 }
@@ -207,6 +241,8 @@ pub enum ConfigError {
     #[error("--max-concurrent-downloads must be at least 1")]
     NoDownloads,
     #[error("{0}")]
+    Network(String),
+    #[error("{0}")]
     Flags(#[from] clap::Error),
 }
 
@@ -239,9 +275,20 @@ impl DaemonConfig {
             add_runtimes: flags.add_runtime,
             shim_path: flags.shim_path,
             init_path: flags.init_path,
+            network: pouch_engine::BridgeConfig::default(),
             config_file: None,
         };
         let mut listen = flags.listen;
+        let mut net = NetFlags {
+            bridge_name: flags.bridge_name,
+            bip: flags.bip,
+            fixed_cidr: flags.fixed_cidr,
+            default_gateway: flags.default_gateway,
+            mtu: flags.mtu,
+            ip_forward: flags.ip_forward,
+            ip_masq: flags.ip_masq,
+            iptables: flags.iptables,
+        };
 
         let explicit = on_command_line("config_file");
         if let Some(file) = read_file(&flags.config_file, explicit)? {
@@ -289,6 +336,21 @@ impl DaemonConfig {
                             .ok_or_else(bad)?
                     }
                     "debug" => cfg.debug = value.as_bool().ok_or_else(bad)?,
+                    "bridge-name" => net.bridge_name = value.as_str().ok_or_else(bad)?.into(),
+                    "bip" => net.bip = value.as_str().ok_or_else(bad)?.into(),
+                    "fixed-cidr" => net.fixed_cidr = Some(value.as_str().ok_or_else(bad)?.into()),
+                    "default-gateway" => {
+                        net.default_gateway = Some(value.as_str().ok_or_else(bad)?.into())
+                    }
+                    "mtu" => {
+                        net.mtu = value
+                            .as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(bad)?
+                    }
+                    "ip-forward" => net.ip_forward = value.as_bool().ok_or_else(bad)?,
+                    "ip-masq" => net.ip_masq = value.as_bool().ok_or_else(bad)?,
+                    "iptables" => net.iptables = value.as_bool().ok_or_else(bad)?,
                     _ => return Err(bad()),
                 }
             }
@@ -298,6 +360,7 @@ impl DaemonConfig {
         if cfg.max_concurrent_downloads == 0 {
             return Err(ConfigError::NoDownloads);
         }
+        cfg.network = net.bridge_config().map_err(ConfigError::Network)?;
         cfg.listen = listen
             .iter()
             .map(|s| ListenAddr::parse(s))
@@ -534,5 +597,72 @@ mod tests {
             parse(&["--config-file", &file, "--max-concurrent-downloads", "0"]),
             Err(ConfigError::NoDownloads)
         ));
+    }
+}
+
+/// The network flags as given, checked by [`NetFlags::bridge_config`].
+struct NetFlags {
+    bridge_name: String,
+    bip: String,
+    fixed_cidr: Option<String>,
+    default_gateway: Option<String>,
+    mtu: u32,
+    ip_forward: bool,
+    ip_masq: bool,
+    iptables: bool,
+}
+
+impl NetFlags {
+    fn bridge_config(self) -> Result<pouch_engine::BridgeConfig, String> {
+        use pouch_engine::Ipv4Net;
+        if self.bridge_name.is_empty() || self.bridge_name.len() > 15 {
+            return Err(format!(
+                "invalid --bridge-name {:?}: give a device name of 1 to 15 characters",
+                self.bridge_name
+            ));
+        }
+        let bip: Ipv4Net = self.bip.parse().map_err(|e| format!("invalid --bip: {e}"))?;
+        if bip.addr == bip.network() || bip.prefix > 30 {
+            return Err(format!(
+                "invalid --bip {bip}: give the bridge's own address with the prefix, like 192.168.5.1/24"
+            ));
+        }
+        let fixed_cidr = match self.fixed_cidr {
+            Some(f) => {
+                let f: Ipv4Net = f.parse().map_err(|e| format!("invalid --fixed-cidr: {e}"))?;
+                if !bip.contains(f.network()) || f.prefix < bip.prefix {
+                    return Err(format!("invalid --fixed-cidr {f}: it must lie inside --bip {bip}"));
+                }
+                Some(f)
+            }
+            None => None,
+        };
+        let default_gateway = match self.default_gateway {
+            Some(g) => {
+                let g: std::net::Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| format!("invalid --default-gateway {g}: not an IPv4 address"))?;
+                if !bip.contains(g) {
+                    return Err(format!(
+                        "invalid --default-gateway {g}: it must lie inside --bip {bip}"
+                    ));
+                }
+                Some(g)
+            }
+            None => None,
+        };
+        if !(68..=65535).contains(&self.mtu) {
+            return Err(format!("invalid --mtu {}: give 68 to 65535", self.mtu));
+        }
+        Ok(pouch_engine::BridgeConfig {
+            name: self.bridge_name,
+            bip,
+            fixed_cidr,
+            default_gateway,
+            mtu: self.mtu,
+            ip_forward: self.ip_forward,
+            ip_masq: self.ip_masq,
+            iptables: self.iptables,
+        })
     }
 }

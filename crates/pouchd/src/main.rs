@@ -98,6 +98,7 @@ async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         debug: cfg.debug,
         listen_addresses: cfg.listen_strings(),
         runtime: runtimes::runtime_config(&cfg)?,
+        network: cfg.network.clone(),
     })?;
     engine.restore_containers().await;
 

@@ -2,11 +2,12 @@
 //! bundle dir and its files, rootfs mount, record) and undo in reverse order on any error,
 //! so a failed create leaves nothing behind.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pouch_api::container::{
-    ContainerConfig, ContainerCreateBody, ContainerCreateResponse, HostConfig,
+    ContainerConfig, ContainerCreateBody, ContainerCreateResponse, EndpointSettings, HostConfig,
 };
 use pouch_api::{ApiError, ErrorKind};
 
@@ -23,8 +24,9 @@ impl Containers {
         name: Option<String>,
         body: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
+        let (mode, networks) = self.plan_networks(&body).await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.create_blocking(name, body))
+        tokio::task::spawn_blocking(move || this.create_blocking(name, body, mode, networks))
             .await
             .map_err(internal)?
     }
@@ -33,6 +35,8 @@ impl Containers {
         &self,
         name: Option<String>,
         body: ContainerCreateBody,
+        network_mode: String,
+        networks: BTreeMap<String, EndpointSettings>,
     ) -> Result<ContainerCreateResponse, ApiError> {
         let name = match name.filter(|n| !n.is_empty()) {
             Some(n) => Some(validate_name(&n).map_err(ApiError::invalid)?),
@@ -53,6 +57,7 @@ impl Containers {
             }
         })?;
         let mut host = body.host_config.clone().unwrap_or_default();
+        host.network_mode = network_mode;
         defaults(&mut host, &self.runtime.default_runtime);
         validate_host(&host, &self.runtime.runtimes)?;
         let id = new_id();
@@ -96,7 +101,7 @@ impl Containers {
             runtime: String::new(),
             state: StateRecord::default(),
             lower_dirs,
-            networks: Default::default(),
+            networks,
             endpoints: Default::default(),
             ports: Default::default(),
             mounts: Vec::new(),
@@ -159,7 +164,9 @@ impl Containers {
         std::fs::create_dir_all(bundle.join("rootfs"))
             .map_err(|e| internal(format!("cannot create {}: {e}", bundle.display())))?;
         undo.bundle = Some(bundle.clone());
-        write_network_files(&bundle, config, host)?;
+        if !config.disable_network_files {
+            super::network::write_network_files(&bundle, config, host, None, false)?;
+        }
         fault::check("create.bundle")?;
         let lowers: Vec<PathBuf> = if lower_dirs.is_empty() {
             let empty = bundle.join("empty-lower");
@@ -314,11 +321,6 @@ pub(super) fn validate_host(
     }
     let modes = [
         (
-            "--network",
-            host.network_mode.as_str(),
-            &["default", "bridge", "none", "host"][..],
-        ),
-        (
             "--pid",
             host.pid_mode.as_str(),
             &["", "host", "private"][..],
@@ -444,79 +446,6 @@ fn merge_config(
     c
 }
 
-/// Writes `hostname`, `hosts` and `resolv.conf` into the bundle.
-fn write_network_files(
-    bundle: &Path,
-    config: &ContainerConfig,
-    host: &HostConfig,
-) -> Result<(), ApiError> {
-    let w = |name: &str, text: String| {
-        std::fs::write(bundle.join(name), text)
-            .map_err(|e| internal(format!("cannot write {name} of the container: {e}")))
-    };
-    let host_net = host.network_mode == "host";
-    let hostname = if host_net {
-        pouch_sys::uname().nodename
-    } else {
-        config.hostname.clone()
-    };
-    w("hostname", format!("{hostname}\n"))?;
-    let mut hosts = if host_net {
-        std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-    } else {
-        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n".to_string()
-    };
-    for extra in host.extra_hosts.clone().unwrap_or_default() {
-        let (name, ip) = extra.split_once(':').ok_or_else(|| {
-            ApiError::invalid(format!("invalid --add-host {extra}: expected host:ip"))
-        })?;
-        hosts.push_str(&format!("{ip}\t{name}\n"));
-    }
-    w("hosts", hosts)?;
-    w("resolv.conf", resolv_conf(host, host_net))
-}
-
-fn resolv_conf(host: &HostConfig, host_net: bool) -> String {
-    let base = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let dns = host.dns.clone().unwrap_or_default();
-    let search = host.dns_search.clone().unwrap_or_default();
-    let opts = host.dns_options.clone().unwrap_or_default();
-    if host_net && dns.is_empty() && search.is_empty() && opts.is_empty() {
-        return base;
-    }
-    let mut nameservers: Vec<String> = if dns.is_empty() {
-        base.lines()
-            .filter_map(|l| l.trim().strip_prefix("nameserver"))
-            .map(|s| s.trim().to_string())
-            .filter(|s| host_net || !(s.starts_with("127.") || s == "::1"))
-            .collect()
-    } else {
-        dns
-    };
-    if nameservers.is_empty() {
-        nameservers = vec!["8.8.8.8".into(), "8.8.4.4".into()];
-    }
-    let mut out = String::new();
-    let search = if search.is_empty() {
-        base.lines()
-            .filter_map(|l| l.trim().strip_prefix("search"))
-            .map(|s| s.split_whitespace().map(String::from).collect::<Vec<_>>())
-            .next_back()
-            .unwrap_or_default()
-    } else {
-        search
-    };
-    if !search.is_empty() {
-        out.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    for ns in nameservers {
-        out.push_str(&format!("nameserver {ns}\n"));
-    }
-    if !opts.is_empty() {
-        out.push_str(&format!("options {}\n", opts.join(" ")));
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ mod exec;
 mod fault;
 pub mod logs;
 mod names;
+mod network;
 mod query;
 mod record;
 mod remove;
@@ -176,6 +177,7 @@ struct Table {
 pub struct Containers {
     store: Arc<Store>,
     images: Arc<ImageManager>,
+    network: Arc<pouch_network::manager::NetworkManager>,
     snapshots: Snapshotter,
     pub events: EventBus,
     runtime: RuntimeConfig,
@@ -189,6 +191,7 @@ impl Containers {
     pub fn open(
         store: Arc<Store>,
         images: Arc<ImageManager>,
+        network: Arc<pouch_network::manager::NetworkManager>,
         paths: Paths,
         runtime: RuntimeConfig,
     ) -> Result<Arc<Containers>, ApiError> {
@@ -212,6 +215,7 @@ impl Containers {
         Ok(Arc::new(Containers {
             store,
             images,
+            network,
             snapshots,
             events: EventBus::new(),
             runtime,

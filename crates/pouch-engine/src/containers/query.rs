@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use pouch_api::container::{
-    ContainerInspect, ContainerSummary, EndpointSettings, MountPoint, NetworkSettings,
+    ContainerInspect, ContainerSummary, EndpointSettings, MountPoint, NetworkSettings, Port,
     SummaryHostConfig, SummaryNetworkSettings,
 };
 use pouch_api::image::GraphDriver;
@@ -93,7 +93,7 @@ impl Containers {
             created: chrono::DateTime::parse_from_rfc3339(&r.created)
                 .map(|d| d.timestamp())
                 .unwrap_or(0),
-            ports: Vec::new(),
+            ports: summary_ports(r),
             size_rw: size.then(|| self.snapshots.rw_usage(&r.id) as i64),
             size_root_fs: None,
             labels: r.config.labels.clone(),
@@ -172,24 +172,98 @@ impl Containers {
             config: r.config.clone(),
             network_settings: NetworkSettings {
                 sandbox_key: if r.state.status.is_alive() && r.host_config.network_mode != "host" {
-                    format!("/proc/{}/ns/net", r.state.pid)
+                    if r.endpoints.is_empty() {
+                        format!("/proc/{}/ns/net", r.state.pid)
+                    } else {
+                        self.paths.exec_root.join("netns").join(&r.id).display().to_string()
+                    }
                 } else {
                     String::new()
                 },
-                networks: networks(&r),
-                ..Default::default()
+                ports: r.ports.clone(),
+                ..primary_settings(&r)
             },
         }
     }
 }
 
-/// The networks a container is on: its mode's name (bridge networking comes later).
+/// The networks a container is on: the live endpoints while it runs, else the networks it
+/// asked for (empty addresses), else its mode's name (`host`, `none`).
 fn networks(r: &ContainerRecord) -> BTreeMap<String, EndpointSettings> {
-    let mode = match r.host_config.network_mode.as_str() {
-        "default" | "" => "bridge",
-        m => m,
+    let mut out: BTreeMap<String, EndpointSettings> = r
+        .networks
+        .iter()
+        .map(|(name, asked)| {
+            let live = r.endpoints.get(name).cloned();
+            let mut es = live.unwrap_or_else(|| EndpointSettings {
+                ipam_config: asked.ipam_config.clone(),
+                aliases: asked.aliases.clone(),
+                ..Default::default()
+            });
+            if es.mac_address.is_empty() {
+                es.mac_address = asked.mac_address.clone();
+            }
+            (name.clone(), es)
+        })
+        .collect();
+    if out.is_empty() {
+        let mode = match r.host_config.network_mode.as_str() {
+            "default" | "" => "bridge",
+            m => m,
+        };
+        if !mode.starts_with("container:") {
+            out.insert(mode.to_string(), EndpointSettings::default());
+        }
+    }
+    out
+}
+
+/// The top-level (deprecated but still read) fields of `NetworkSettings`: the default
+/// bridge's endpoint, and the networks.
+fn primary_settings(r: &ContainerRecord) -> NetworkSettings {
+    let nets = networks(r);
+    let mut s = NetworkSettings {
+        networks: nets.clone(),
+        ..Default::default()
     };
-    BTreeMap::from([(mode.to_string(), EndpointSettings::default())])
+    if let Some(e) = nets.get("bridge").filter(|e| !e.ip_address.is_empty()) {
+        s.endpoint_id = e.endpoint_id.clone();
+        s.gateway = e.gateway.clone();
+        s.ip_address = e.ip_address.clone();
+        s.ip_prefix_len = e.ip_prefix_len;
+        s.mac_address = e.mac_address.clone();
+    }
+    s
+}
+
+/// `docker ps`'s port list from the published ports.
+fn summary_ports(r: &ContainerRecord) -> Vec<Port> {
+    let mut out = Vec::new();
+    for (key, bindings) in &r.ports {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let Ok(private_port) = port.parse::<u16>() else {
+            continue;
+        };
+        match bindings {
+            Some(v) if !v.is_empty() => {
+                for b in v {
+                    out.push(Port {
+                        ip: b.host_ip.clone(),
+                        private_port,
+                        public_port: b.host_port.parse().ok(),
+                        kind: proto.to_string(),
+                    });
+                }
+            }
+            _ => out.push(Port {
+                ip: String::new(),
+                private_port,
+                public_port: None,
+                kind: proto.to_string(),
+            }),
+        }
+    }
+    out
 }
 
 /// Bind mounts from `HostConfig.Binds` as Docker reports them.

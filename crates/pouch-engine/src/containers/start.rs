@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pouch_api::ApiError;
 use pouch_runtime::shim::{spawn_shim, ExitStatus, LogOptions, ShimClient, ShimSpawn};
-use pouch_runtime::spec::{NetNs, SpecInput};
+use pouch_runtime::spec::SpecInput;
 use tokio::sync::oneshot;
 
 use super::create::{parse_size, spec_error};
@@ -63,30 +63,41 @@ impl Containers {
         let state_dir = self.paths.state_dir(&id);
         let cgroups_path = cgroups_path(&rec.host_config.resources.cgroup_parent, &id);
         let init = rec.host_config.resources.init.unwrap_or(false);
+        let net = match self.attach_network(c).await {
+            Ok(n) => n,
+            Err(e) => {
+                c.with_record(|r| r.state.error = e.message.clone());
+                self.persist_logged(c);
+                return Err(e);
+            }
+        };
+        let files = net.files_dir.clone();
+        let netns = net.netns;
         let spec = {
-            let netns = match rec.host_config.network_mode.as_str() {
-                "host" => NetNs::Host,
-                "none" => NetNs::None,
-                _ => NetNs::New,
-            };
             let input = SpecInput {
                 id: &id,
                 config: &rec.config,
                 host: &rec.host_config,
                 rootfs: &self.paths.rootfs(&id),
-                hostname_file: &bundle.join("hostname"),
-                hosts_file: &bundle.join("hosts"),
-                resolv_file: &bundle.join("resolv.conf"),
+                hostname_file: &files.join("hostname"),
+                hosts_file: &files.join("hosts"),
+                resolv_file: &files.join("resolv.conf"),
                 init_path: init.then_some(self.runtime.init_path.as_path()),
                 cgroups_path: cgroups_path.clone(),
                 netns,
             };
             pouch_runtime::spec::generate(&input)
-                .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?
+                .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))
         };
-        let spec_json = serde_json::to_vec_pretty(&spec).map_err(internal)?;
-        std::fs::write(bundle.join("config.json"), spec_json)
-            .map_err(|e| internal(format!("cannot write the container's config.json: {e}")))?;
+        let written = spec.and_then(|spec| {
+            let spec_json = serde_json::to_vec_pretty(&spec).map_err(internal)?;
+            std::fs::write(bundle.join("config.json"), spec_json)
+                .map_err(|e| internal(format!("cannot write the container's config.json: {e}")))
+        });
+        if let Err(e) = written {
+            self.detach_network(c).await;
+            return Err(e);
+        }
         remove_path(&state_dir);
         std::fs::create_dir_all(&state_dir).map_err(internal)?;
         // A leftover of an earlier run (daemon killed mid-way) would make `create` fail; the
@@ -174,6 +185,7 @@ impl Containers {
         let _ = driver.delete(&c.id, true).await;
         let _ = pouch_runtime::cgroups::remove(cgroups_path);
         remove_path(state_dir);
+        self.detach_network(c).await;
         c.with_record(|r| {
             r.state.error = msg.to_string();
             r.state.exit_code = exit_code_for(msg);
@@ -241,6 +253,7 @@ impl Containers {
                 tracing::debug!(id = %c.id, "runtime delete after exit: {e}");
             }
         }
+        self.detach_network(c).await;
         let started_at = chrono::DateTime::parse_from_rfc3339(&rec.state.started_at).ok();
         let ran_for = started_at
             .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds())

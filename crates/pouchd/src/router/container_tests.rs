@@ -70,6 +70,7 @@ fn engine_api() -> EngineApi {
     use pouch_engine::{Engine, EngineConfig, RegistryConfig};
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::open(EngineConfig {
+        network: Default::default(),
         home_dir: dir.path().join("home"),
         exec_root: dir.path().join("exec"),
         registry: RegistryConfig::default(),

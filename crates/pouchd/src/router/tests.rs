@@ -23,6 +23,7 @@ fn api() -> TestApi {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let engine = Engine::open(EngineConfig {
+        network: Default::default(),
         home_dir: home.clone(),
         exec_root: dir.path().join("exec"),
         registry: RegistryConfig::default(),

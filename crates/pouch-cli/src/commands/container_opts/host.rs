@@ -68,7 +68,7 @@ pub(super) fn split_volumes(
 }
 
 /// `a/./b/../c` -> `a/c` (Go's `filepath.Abs` cleans its result).
-fn clean_path(path: &Path) -> String {
+pub(super) fn clean_path(path: &Path) -> String {
     let mut out: Vec<&str> = Vec::new();
     for part in path.to_str().unwrap_or_default().split('/') {
         match part {

@@ -3,10 +3,13 @@
 //! kept as text by clap and parsed here so errors read like docker's
 //! (`invalid argument "abc" for "-m, --memory" flag: invalid size: 'abc'`) and end the
 //! command with status 125. Single-value parsers live in [`parse`], [`kv`] (env and label
-//! files) and [`ports`]; volumes, security options and namespace modes in `host`.
+//! files) and [`ports`]; volumes, security options and namespace modes in `host`; `--mount`
+//! and the disk quota flags in [`mounts`]; `--network` and the endpoint flags in [`network`].
 
 mod host;
 pub mod kv;
+pub mod mounts;
+pub mod network;
 pub mod parse;
 pub mod ports;
 
@@ -14,8 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pouch_api::container::{
-    ContainerConfig, ContainerCreateBody, EndpointSettings, HostConfig, LogConfig,
-    NetworkingConfig, Resources,
+    ContainerConfig, ContainerCreateBody, HostConfig, LogConfig, NetworkingConfig, Resources,
 };
 
 use kv::KvFileError;
@@ -67,7 +69,7 @@ fn size(value: &Option<String>, flag: &'static str) -> Result<i64, OptsError> {
     }
 }
 
-fn non_empty(v: Vec<String>) -> Option<Vec<String>> {
+fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
@@ -168,9 +170,27 @@ pub struct ContainerOpts {
     /// Cgroup namespace to use (host|private)
     #[arg(long)]
     pub cgroupns: Option<String>,
-    /// Connect a container to a network
+    /// Connect a container to a network (NAME, or name=NAME,alias=A,ip=IP,mac-address=MAC)
     #[arg(long, visible_alias = "net")]
-    pub network: Option<String>,
+    pub network: Vec<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long, alias = "net-alias")]
+    pub network_alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long)]
+    pub mac_address: Option<String>,
+    /// Add link to another container
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Do not generate /etc/hostname, /etc/hosts and /etc/resolv.conf for the container
+    #[arg(long)]
+    pub disable_network_files: bool,
     /// Publish a container's port(s) to the host
     #[arg(short, long)]
     pub publish: Vec<String>,
@@ -184,7 +204,7 @@ pub struct ContainerOpts {
     #[arg(long)]
     pub dns: Vec<String>,
     /// Set DNS options
-    #[arg(long = "dns-option")]
+    #[arg(long = "dns-option", alias = "dns-opt")]
     pub dns_option: Vec<String>,
     /// Set custom DNS search domains
     #[arg(long)]
@@ -220,9 +240,18 @@ pub struct ContainerOpts {
     /// Mount volumes from the specified container(s)
     #[arg(long)]
     pub volumes_from: Vec<String>,
+    /// Attach a filesystem mount to the container
+    #[arg(long)]
+    pub mount: Vec<String>,
     /// Mount a tmpfs directory
     #[arg(long)]
     pub tmpfs: Vec<String>,
+    /// Disk quota: SIZE for the root filesystem, or PATH=SIZE for the volume at PATH (a regexp: .*=SIZE)
+    #[arg(long)]
+    pub disk_quota: Vec<String>,
+    /// Project quota id of the container's disk quota (-1 allocates one)
+    #[arg(long, allow_negative_numbers = true)]
+    pub quota_id: Option<String>,
     /// Size of /dev/shm
     #[arg(long)]
     pub shm_size: Option<String>,
@@ -374,7 +403,8 @@ impl ContainerOpts {
         let mut exposed: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         let mut bindings: pouch_api::container::PortMap = BTreeMap::new();
         for spec in &self.publish {
-            for m in ports::parse_port_spec(spec).map_err(OptsError::Invalid)? {
+            let spec = ports::standard_notation(spec).map_err(OptsError::Invalid)?;
+            for m in ports::parse_port_spec(&spec).map_err(OptsError::Invalid)? {
                 exposed.insert(m.port.clone(), serde_json::json!({}));
                 bindings
                     .entry(m.port)
@@ -391,6 +421,29 @@ impl ContainerOpts {
 
         // Volumes: `SRC:DST[:MODE]` are binds, a bare `DST` is an anonymous volume.
         let (binds, volumes) = host::split_volumes(&self.volume)?;
+        let mounts = each(&self.mount, "--mount", mounts::parse_mount)?;
+        let disk_quota = mounts::parse_disk_quota(&self.disk_quota).map_err(|(value, reason)| {
+            OptsError::Flag {
+                value,
+                flag: "--disk-quota",
+                reason,
+            }
+        })?;
+        let quota_id = match &self.quota_id {
+            Some(id) => mounts::validate_quota_id(id).map_err(flag_err("--quota-id", id))?,
+            None => String::new(),
+        };
+
+        // Networks: the mode is the first --network; endpoint flags go to its endpoint.
+        let links = each(&self.link, "--link", network::validate_link)?;
+        let (network_mode, endpoints) = network::network_config(&network::NetworkFlags {
+            networks: &self.network,
+            aliases: &self.network_alias,
+            links: &links,
+            ip: self.ip.as_deref(),
+            ip6: self.ip6.as_deref(),
+            mac: self.mac_address.as_deref(),
+        })?;
 
         let entrypoint = match self.entrypoint.as_deref() {
             Some("") => Some(vec![String::new()]),
@@ -419,16 +472,16 @@ impl ContainerOpts {
             labels: kv::kv_map(&labels),
             stop_signal: self.stop_signal.clone().unwrap_or_default(),
             stop_timeout: self.stop_timeout,
+            disk_quota,
+            quota_id,
+            disable_network_files: self.disable_network_files,
             ..Default::default()
         };
 
         let host_config = HostConfig {
             binds: non_empty(binds),
             log_config: self.log_config()?,
-            network_mode: self
-                .network
-                .clone()
-                .unwrap_or_else(|| "default".to_string()),
+            network_mode,
             port_bindings: bindings,
             restart_policy: parse::parse_restart_policy(&self.restart)
                 .map_err(flag_err("--restart", &self.restart))?,
@@ -442,15 +495,21 @@ impl ContainerOpts {
             cap_add: non_empty(self.cap_add.clone()),
             cap_drop: non_empty(self.cap_drop.clone()),
             cgroupns_mode: self.cgroupns.clone().unwrap_or_default(),
-            dns: non_empty(each(&self.dns, "--dns", parse::validate_ip)?),
-            dns_options: non_empty(self.dns_option.clone()),
-            dns_search: non_empty(self.dns_search.clone()),
+            // docker sends `[]` for these three when they are not given
+            dns: Some(each(&self.dns, "--dns", parse::validate_ip)?),
+            dns_options: Some(self.dns_option.clone()),
+            dns_search: Some(each(
+                &self.dns_search,
+                "--dns-search",
+                parse::validate_dns_search,
+            )?),
             extra_hosts: non_empty(each(
                 &self.add_host,
                 "--add-host",
                 parse::validate_extra_host,
             )?),
             group_add: non_empty(self.group_add.clone()),
+            links: non_empty(links),
             ipc_mode: host::checked_mode(&self.ipc, "--ipc: invalid IPC mode", |m| {
                 matches!(m, "" | "host" | "private" | "shareable" | "none")
                     || host::container_mode(m)
@@ -480,16 +539,9 @@ impl ContainerOpts {
                 .collect(),
             runtime: self.runtime.clone().unwrap_or_default(),
             resources: self.resources()?,
+            mounts: non_empty(mounts),
             ..Default::default()
         };
-
-        let mut endpoints = BTreeMap::new();
-        if !host_config.network_mode.starts_with("container:") {
-            endpoints.insert(
-                host_config.network_mode.clone(),
-                EndpointSettings::default(),
-            );
-        }
 
         Ok(CreateRequest {
             name: self.name.clone(),
@@ -588,212 +640,4 @@ fn dedup_ulimits(list: Vec<pouch_api::container::Ulimit>) -> Vec<pouch_api::cont
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    #[command(disable_help_flag = true)]
-    struct Harness {
-        #[command(flatten)]
-        opts: ContainerOpts,
-        #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
-        args: Vec<String>,
-    }
-
-    fn build(argv: &[&str]) -> Result<ContainerCreateBody, OptsError> {
-        let mut full = vec!["run"];
-        full.extend_from_slice(argv);
-        let h = Harness::try_parse_from(full).unwrap();
-        h.opts
-            .build(
-                &h.args,
-                &|k| (k == "FROM_HOST").then(|| "x".into()),
-                Some((40, 120)),
-            )
-            .map(|r| r.body)
-    }
-
-    #[test]
-    fn defaults_match_what_docker_sends() {
-        let body = build(&["busybox"]).unwrap();
-        let v = serde_json::to_value(&body).unwrap();
-        assert_eq!(v["Image"], "busybox");
-        assert_eq!(v["Cmd"], serde_json::Value::Null);
-        assert_eq!(v["Env"], serde_json::Value::Null);
-        assert_eq!(v["AttachStdout"], true);
-        assert_eq!(v["AttachStderr"], true);
-        assert_eq!(v["AttachStdin"], false);
-        assert_eq!(v["OpenStdin"], false);
-        assert_eq!(v["StdinOnce"], false);
-        let hc = &v["HostConfig"];
-        assert_eq!(hc["NetworkMode"], "default");
-        assert_eq!(hc["RestartPolicy"]["Name"], "no");
-        assert_eq!(hc["ConsoleSize"], serde_json::json!([0, 0]));
-        assert_eq!(hc["AutoRemove"], false);
-        assert!(v["NetworkingConfig"]["EndpointsConfig"]["default"].is_object());
-    }
-
-    #[test]
-    fn command_after_the_image_keeps_its_flags() {
-        let body = build(&["--rm", "-e", "A=1", "busybox", "ls", "-l", "-e", "x"]).unwrap();
-        assert_eq!(
-            body.config.cmd.unwrap(),
-            ["ls", "-l", "-e", "x"].map(String::from)
-        );
-        assert_eq!(body.config.env.unwrap(), ["A=1"]);
-        assert!(body.host_config.unwrap().auto_remove);
-    }
-
-    #[test]
-    fn interactive_tty_sets_the_stream_fields() {
-        let body = build(&["-it", "busybox", "sh"]).unwrap();
-        let c = &body.config;
-        assert!(c.tty && c.open_stdin && c.stdin_once && c.attach_stdin);
-        assert_eq!(body.host_config.unwrap().console_size, [40, 120]);
-        let body = build(&["-a", "STDERR", "busybox"]).unwrap();
-        assert!(!body.config.attach_stdout && body.config.attach_stderr);
-        assert!(!body.config.stdin_once);
-    }
-
-    #[test]
-    fn resources_and_limits() {
-        let body = build(&[
-            "-m",
-            "64m",
-            "--memory-swap",
-            "-1",
-            "--cpus",
-            "1.5",
-            "-c",
-            "512",
-            "--cpu-quota",
-            "-1",
-            "--pids-limit",
-            "-1",
-            "--ulimit",
-            "nofile=10:20",
-            "--ulimit",
-            "nofile=30:40",
-            "--device",
-            "/dev/fuse",
-            "--device-read-bps",
-            "/dev/sda:1mb",
-            "--oom-score-adj",
-            "-500",
-            "--shm-size",
-            "1g",
-            "busybox",
-        ])
-        .unwrap();
-        let hc = body.host_config.unwrap();
-        let r = &hc.resources;
-        assert_eq!(r.memory, 64 << 20);
-        assert_eq!(r.memory_swap, -1);
-        assert_eq!(r.nano_cpus, 1_500_000_000);
-        assert_eq!(r.cpu_shares, 512);
-        assert_eq!(r.cpu_quota, -1);
-        assert_eq!(r.pids_limit, Some(-1));
-        assert_eq!(r.ulimits.len(), 1);
-        assert_eq!((r.ulimits[0].soft, r.ulimits[0].hard), (30, 40));
-        assert_eq!(r.devices[0].path_in_container, "/dev/fuse");
-        assert_eq!(r.blkio_device_read_bps[0].rate, 1 << 20);
-        assert_eq!(hc.oom_score_adj, -500);
-        assert_eq!(hc.shm_size, 1 << 30);
-    }
-
-    #[test]
-    fn flag_errors_read_like_docker() {
-        let e = build(&["-m", "abc", "busybox"]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid argument \"abc\" for \"-m, --memory\" flag: invalid size: 'abc'"
-        );
-        let e = build(&["--cpus", "x", "busybox"]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid argument \"x\" for \"--cpus\" flag: failed to parse x as a rational number"
-        );
-        let e = build(&["--ulimit", "nofile", "busybox"]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "invalid argument \"nofile\" for \"--ulimit\" flag: invalid ulimit argument: nofile"
-        );
-        let e = build(&["--restart", "on-failure:x", "busybox"]).unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("maximum retry count must be an integer"));
-        assert!(build(&["-p", "abc", "busybox"]).is_err());
-        assert!(build(&["-a", "all", "busybox"]).is_err());
-        assert!(build(&["--pid", "bogus", "busybox"]).is_err());
-        assert!(build(&["--detach-keys", "ctrl-1", "busybox"]).is_err());
-        assert!(build(&["-v", "data", "busybox"]).is_err());
-    }
-
-    #[test]
-    fn ports_volumes_env_and_labels() {
-        let dir = tempfile::tempdir().unwrap();
-        let env_file = dir.path().join("env");
-        std::fs::write(&env_file, "# c\nA=file\nFROM_HOST\n").unwrap();
-        let env_arg = env_file.to_str().unwrap().to_string();
-        let body = build(&[
-            "-p",
-            "8080:80",
-            "-p",
-            "127.0.0.1:9090:80",
-            "--expose",
-            "443",
-            "-v",
-            "/tmp:/host:ro",
-            "-v",
-            "/data",
-            "-v",
-            "myvol:/vol",
-            "--env-file",
-            &env_arg,
-            "-e",
-            "A=flag",
-            "-l",
-            "a=b",
-            "-l",
-            "flag",
-            "--restart",
-            "on-failure:3",
-            "--entrypoint",
-            "",
-            "--network",
-            "host",
-            "busybox",
-        ])
-        .unwrap();
-        let v = serde_json::to_value(&body).unwrap();
-        assert_eq!(
-            v["ExposedPorts"],
-            serde_json::json!({"80/tcp": {}, "443/tcp": {}})
-        );
-        assert_eq!(
-            v["HostConfig"]["PortBindings"]["80/tcp"],
-            serde_json::json!([
-                {"HostIp": "", "HostPort": "8080"},
-                {"HostIp": "127.0.0.1", "HostPort": "9090"}
-            ])
-        );
-        assert_eq!(
-            v["HostConfig"]["Binds"],
-            serde_json::json!(["/tmp:/host:ro", "myvol:/vol"])
-        );
-        assert_eq!(v["Volumes"], serde_json::json!({"/data": {}}));
-        assert_eq!(
-            v["Env"],
-            serde_json::json!(["A=file", "FROM_HOST=x", "A=flag"])
-        );
-        assert_eq!(v["Labels"], serde_json::json!({"a": "b", "flag": ""}));
-        assert_eq!(
-            v["HostConfig"]["RestartPolicy"],
-            serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 3})
-        );
-        assert_eq!(v["Entrypoint"], serde_json::json!([""]));
-        assert_eq!(v["HostConfig"]["NetworkMode"], "host");
-        assert!(v["NetworkingConfig"]["EndpointsConfig"]["host"].is_object());
-    }
-}
+mod tests;

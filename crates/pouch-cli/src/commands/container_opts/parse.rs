@@ -1,7 +1,8 @@
 //! Parsers of single flag values of `create`/`run`, with the docker CLI's rules and error
 //! texts (`opts/`, `go-units`): sizes, CPUs, ulimits, devices, block-I/O throttles and
-//! weights, restart policies, and the small validators (sysctls, extra hosts, IP addresses,
-//! attach streams, detach keys). Each returns the reason text docker prints after
+//! weights, restart policies, the small validators (sysctls, extra hosts, IP addresses, DNS
+//! search domains, MAC addresses, attach streams, detach keys) and Go's CSV line syntax of
+//! `--mount` and `--network`. Each returns the reason text docker prints after
 //! `invalid argument "V" for "F" flag: `. Env and label files are in [`super::kv`], port
 //! specs in [`super::ports`].
 
@@ -382,23 +383,120 @@ pub fn validate_ip(text: &str) -> Result<String, String> {
         .map_err(|_| format!("IP address is not correctly formatted: {text}"))
 }
 
-/// `--add-host host:ip` or `host=ip` (`host-gateway` allowed), sent as `host:ip`.
+/// `--add-host host:ip` or `host=ip` (`host-gateway` allowed), sent as `host:ip` with the
+/// address in canonical form (the daemon does not check it again).
 pub fn validate_extra_host(text: &str) -> Result<String, String> {
     let (k, v) = text
         .split_once('=')
         .or_else(|| text.split_once(':'))
         .filter(|(k, _)| !k.is_empty() && !k.contains(':'))
         .ok_or_else(|| format!("bad format for add-host: {text:?}"))?;
-    let mut ip = v;
-    if ip != "host-gateway" {
-        if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') {
-            ip = &ip[1..ip.len() - 1];
-        }
-        if ip.parse::<IpAddr>().is_err() {
-            return Err(format!("invalid IP address in add-host: {ip:?}"));
-        }
+    if v == "host-gateway" {
+        return Ok(format!("{k}:{v}"));
     }
-    Ok(format!("{k}:{ip}"))
+    let mut ip = v;
+    if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') {
+        ip = &ip[1..ip.len() - 1];
+    }
+    match ip.trim().parse::<IpAddr>() {
+        Ok(addr) => Ok(format!("{k}:{addr}")),
+        Err(_) => Err(format!("invalid IP address in add-host: {ip:?}")),
+    }
+}
+
+/// `--dns-search`: a domain name (a trailing dot dropped) or `.` (docker's
+/// `ValidateDNSSearch`).
+pub fn validate_dns_search(text: &str) -> Result<String, String> {
+    let val = text.trim_matches(' ');
+    if val == "." {
+        return Ok(val.to_string());
+    }
+    let invalid = || format!("{val} is not a valid domain");
+    if !val.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(invalid());
+    }
+    let name = val.trim_end_matches(char::is_whitespace);
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() < 255 && name.split('.').all(label_ok) {
+        Ok(name.to_string())
+    } else {
+        Err(invalid())
+    }
+}
+
+/// One line of Go's `encoding/csv` (the syntax of `--mount` and `--network` options): fields
+/// split at commas, a field in double quotes may hold commas and `""` for a quote.
+pub fn csv_fields(text: &str) -> Result<Vec<String>, String> {
+    if text.is_empty() {
+        return Err("EOF".into());
+    }
+    let mut fields = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("extraneous or missing \" in quoted-field".into()),
+                }
+            }
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => fields.push(field),
+                Some(_) => return Err("extraneous or missing \" in quoted-field".into()),
+            }
+            continue;
+        }
+        loop {
+            match chars.next() {
+                None => {
+                    fields.push(field);
+                    return Ok(fields);
+                }
+                Some(',') => break,
+                Some('"') => return Err("bare \" in non-quoted-field".into()),
+                Some(c) => field.push(c),
+            }
+        }
+        fields.push(field);
+    }
+}
+
+/// Go's `net.ParseMAC` for the 6-byte forms (`02:42:ac:11:00:02`, `02-42-ac-11-00-02`,
+/// `0242.ac11.0002`).
+pub fn valid_mac(text: &str) -> bool {
+    let t = text.trim();
+    let hex_pairs = |sep: char| {
+        let parts: Vec<&str> = t.split(sep).collect();
+        parts.len() == 6
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let dotted = {
+        let parts: Vec<&str> = t.split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    hex_pairs(':') || hex_pairs('-') || dotted
 }
 
 /// `-a stdin|stdout|stderr` (any case), lower-cased.
@@ -599,6 +697,10 @@ mod tests {
             validate_extra_host("gw:host-gateway").unwrap(),
             "gw:host-gateway"
         );
+        assert_eq!(
+            validate_extra_host("db=2001:DB8::0001").unwrap(),
+            "db:2001:db8::1"
+        );
         assert!(validate_extra_host("db").is_err());
         assert!(validate_extra_host("db:nope").is_err());
         assert_eq!(validate_ip("8.8.8.8").unwrap(), "8.8.8.8");
@@ -622,5 +724,45 @@ mod tests {
             detach_keys_to_bytes("ab").unwrap_err(),
             "Unknown character: 'ab'"
         );
+    }
+
+    #[test]
+    fn dns_search_domains() {
+        assert_eq!(validate_dns_search("example.com").unwrap(), "example.com");
+        assert_eq!(validate_dns_search("example.com.").unwrap(), "example.com");
+        assert_eq!(validate_dns_search(".").unwrap(), ".");
+        assert_eq!(validate_dns_search("a-b.c1").unwrap(), "a-b.c1");
+        assert_eq!(
+            validate_dns_search("1abc").unwrap_err(),
+            "1abc is not a valid domain"
+        );
+        assert!(validate_dns_search("a..b").is_err());
+        assert!(validate_dns_search("a_b").is_err());
+        assert!(validate_dns_search("-a").is_err());
+    }
+
+    #[test]
+    fn csv_like_go() {
+        assert_eq!(csv_fields("a=1,b=2").unwrap(), ["a=1", "b=2"]);
+        assert_eq!(csv_fields("a,,b,").unwrap(), ["a", "", "b", ""]);
+        assert_eq!(
+            csv_fields(r#""volume-opt=o=size=1g,uid=1",target=/x"#).unwrap(),
+            ["volume-opt=o=size=1g,uid=1", "target=/x"]
+        );
+        assert_eq!(csv_fields(r#""a""b""#).unwrap(), [r#"a"b"#]);
+        assert!(csv_fields(r#"a"b"#).is_err());
+        assert!(csv_fields(r#""ab"#).is_err());
+        assert!(csv_fields(r#""a"b"#).is_err());
+        assert!(csv_fields("").is_err());
+    }
+
+    #[test]
+    fn mac_addresses() {
+        assert!(valid_mac("02:42:ac:11:00:02"));
+        assert!(valid_mac("02-42-AC-11-00-02"));
+        assert!(valid_mac("0242.ac11.0002"));
+        assert!(!valid_mac("02:42:ac:11:00"));
+        assert!(!valid_mac("02:42:ac:11:00:0g"));
+        assert!(!valid_mac("nope"));
     }
 }

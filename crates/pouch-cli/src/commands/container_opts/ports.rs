@@ -105,6 +105,34 @@ pub fn parse_port_spec(raw: &str) -> Result<Vec<PortMapping>, String> {
     Ok(out)
 }
 
+/// `-p` in the long form `target=80,published=8080,protocol=udp` to the short one
+/// (`8080:80/udp`), as docker's `convertToStandardNotation`; other values unchanged.
+pub fn standard_notation(raw: &str) -> Result<String, String> {
+    if !raw.contains('=') {
+        return Ok(raw.to_string());
+    }
+    let mut params = std::collections::BTreeMap::from([("protocol", "tcp")]);
+    for param in raw.split(',') {
+        match param.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                params.insert(k, v);
+            }
+            _ => {
+                return Err(format!(
+                    "invalid publish opts format (should be name=value but got '{param}')"
+                ))
+            }
+        }
+    }
+    let get = |k: &str| params.get(k).copied().unwrap_or_default();
+    Ok(format!(
+        "{}:{}/{}",
+        get("published"),
+        get("target"),
+        get("protocol")
+    ))
+}
+
 /// `--expose 80[-90][/proto]`: the ports it names (`80/tcp`, ...).
 pub fn parse_expose(raw: &str) -> Result<Vec<String>, String> {
     if raw.contains(':') {
@@ -182,6 +210,16 @@ mod tests {
             parse_port_spec("8080:").unwrap_err(),
             "no port specified: 8080:<empty>"
         );
+        assert_eq!(
+            standard_notation("target=80,published=8080").unwrap(),
+            "8080:80/tcp"
+        );
+        assert_eq!(
+            standard_notation("published=53,target=53,protocol=udp,mode=host").unwrap(),
+            "53:53/udp"
+        );
+        assert_eq!(standard_notation("8080:80").unwrap(), "8080:80");
+        assert!(standard_notation("target=80,x").is_err());
         assert_eq!(parse_expose("80").unwrap(), ["80/tcp"]);
         assert_eq!(
             parse_expose("7000-7001/udp").unwrap(),

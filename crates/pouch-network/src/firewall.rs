@@ -1,1 +1,0 @@
-//! See docs/networking-contract.md.
