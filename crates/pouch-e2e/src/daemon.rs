@@ -49,6 +49,45 @@ pub struct Daemon {
     opts: DaemonOptions,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    net: NetSlot,
+}
+
+/// The default bridge, its subnet and the firewall table of one test daemon, so daemons
+/// running at the same time (and a pouchd of the host) never share them.
+#[derive(Debug, Clone)]
+pub struct NetSlot {
+    pub bridge: String,
+    /// `10.x.y.1/24`
+    pub bip: String,
+    pub table: String,
+    n: u32,
+}
+
+impl NetSlot {
+    fn next() -> NetSlot {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 250;
+        let p = std::process::id() % 100;
+        NetSlot {
+            bridge: format!("pt{p:02}x{n:03}"),
+            bip: format!("10.{}.{}.1/24", 100 + p, n),
+            table: format!("pouch_t{p}_{n}"),
+            n,
+        }
+    }
+
+    /// A /24 for a user network of this daemon (`k` < 50): `10.<200+k>.<n>.0/24`.
+    pub fn subnet(&self, k: u32) -> String {
+        format!("10.{}.{}.0/24", 200 + k, self.n)
+    }
+
+    /// The subnet's first three octets (`10.x.y`).
+    pub fn prefix(&self) -> String {
+        self.bip
+            .rsplit_once('.')
+            .map(|(a, _)| a.to_string())
+            .unwrap_or_default()
+    }
 }
 
 /// How long pouchd may take to answer `/_ping` after it starts.
@@ -83,6 +122,7 @@ impl Daemon {
             opts,
             dir,
             child: None,
+            net: NetSlot::next(),
         };
         d.spawn_and_wait()?;
         Ok(d)
@@ -101,6 +141,12 @@ impl Daemon {
             // An empty config file, so a host's /etc/pouch/config.json cannot leak in.
             "--config-file".into(),
             self.dir.path().join("config.json").display().to_string(),
+            "--bridge-name".into(),
+            self.net.bridge.clone(),
+            "--bip".into(),
+            self.net.bip.clone(),
+            "--firewall-table".into(),
+            self.net.table.clone(),
         ];
         for m in &self.opts.mirrors {
             a.push("--registry-mirror".into());
@@ -246,6 +292,11 @@ impl Daemon {
                 let _ = child.wait();
             }
         }
+    }
+
+    /// This daemon's default bridge, subnet and firewall table.
+    pub fn net(&self) -> &NetSlot {
+        &self.net
     }
 
     // ---- paths ----
@@ -440,8 +491,18 @@ impl Daemon {
                 args.extend(ids);
                 let _ = self.pouch(&args);
             }
+            let _ = self.pouch(&["network", "prune", "-f"]);
         }
         self.stop();
+        // The daemon's bridge and firewall table outlive it, as Docker's do; a test's must not.
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.net.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.net.table])
+            .stderr(Stdio::null())
+            .status();
         let containers = self.home().join("containers");
         if let Ok(rd) = fs::read_dir(&containers) {
             for e in rd.flatten() {

@@ -58,8 +58,14 @@ impl Containers {
             let conflicts = [
                 ("--hostname", !body.config.hostname.is_empty()),
                 ("--dns", host.dns.as_ref().is_some_and(|d| !d.is_empty())),
-                ("--add-host", host.extra_hosts.as_ref().is_some_and(|d| !d.is_empty())),
-                ("--publish", !host.port_bindings.is_empty() || host.publish_all_ports),
+                (
+                    "--add-host",
+                    host.extra_hosts.as_ref().is_some_and(|d| !d.is_empty()),
+                ),
+                (
+                    "--publish",
+                    !host.port_bindings.is_empty() || host.publish_all_ports,
+                ),
                 ("--mac-address", !body.config.mac_address.is_empty()),
             ];
             if let Some((flag, _)) = conflicts.iter().find(|(_, set)| *set) {
@@ -107,7 +113,10 @@ impl Containers {
     }
 
     /// Sets up the network of a starting container and writes its network files.
-    pub(super) async fn attach_network(&self, c: &Arc<Container>) -> Result<NetworkSetup, ApiError> {
+    pub(super) async fn attach_network(
+        &self,
+        c: &Arc<Container>,
+    ) -> Result<NetworkSetup, ApiError> {
         let rec = c.record();
         let bundle = self.paths.bundle(&c.id);
         let mode = rec.host_config.network_mode.clone();
@@ -148,10 +157,18 @@ impl Containers {
         let mut asked = rec.networks.clone();
         if asked.is_empty() {
             // A record from before networks were recorded: its mode names the network.
-            let m = if mode == "default" { "bridge" } else { mode.as_str() };
+            let m = if mode == "default" {
+                "bridge"
+            } else {
+                mode.as_str()
+            };
             asked.insert(m.to_string(), EndpointSettings::default());
         }
-        let mode = if mode == "default" { "bridge".to_string() } else { mode };
+        let mode = if mode == "default" {
+            "bridge".to_string()
+        } else {
+            mode
+        };
         let mut networks = Vec::new();
         let mut order: Vec<(&String, &EndpointSettings)> = asked.iter().collect();
         order.sort_by_key(|(name, _)| **name != mode);
@@ -167,6 +184,7 @@ impl Containers {
                 name: rec.name.clone(),
                 networks,
                 ports,
+                dns: dns_servers(&rec.host_config),
             })
             .await
             .map_err(net_error)?;
@@ -231,7 +249,8 @@ impl Containers {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
         let rec = c.record();
-        if is_special(&rec.host_config.network_mode) || net.driver == "host" || net.driver == "null" {
+        if is_special(&rec.host_config.network_mode) || net.driver == "host" || net.driver == "null"
+        {
             return Err(ApiError::new(
                 pouch_api::ErrorKind::Forbidden,
                 format!(
@@ -281,7 +300,10 @@ impl Containers {
         if !rec.networks.contains_key(&net.name) {
             return Err(ApiError::new(
                 pouch_api::ErrorKind::Forbidden,
-                format!("container {} is not connected to network {}", rec.name, net.name),
+                format!(
+                    "container {} is not connected to network {}",
+                    rec.name, net.name
+                ),
             ));
         }
         if rec.state.status.is_alive() {
@@ -301,6 +323,15 @@ impl Containers {
         });
         self.persist(&c)
     }
+}
+
+/// The container's `--dns` servers that are addresses.
+pub(super) fn dns_servers(host: &HostConfig) -> Vec<std::net::IpAddr> {
+    host.dns
+        .iter()
+        .flatten()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// Splits `80/tcp` into port and protocol.
@@ -342,7 +373,10 @@ fn host_port(text: &str, key: &str) -> Result<(u16, u16), ApiError> {
 }
 
 /// The ports to publish: `PortBindings`, and with `-P` every exposed port not bound.
-fn port_requests(host: &HostConfig, config: &ContainerConfig) -> Result<Vec<PortRequest>, ApiError> {
+fn port_requests(
+    host: &HostConfig,
+    config: &ContainerConfig,
+) -> Result<Vec<PortRequest>, ApiError> {
     let mut out = Vec::new();
     for (key, bindings) in &host.port_bindings {
         let (port, proto) = parse_port_key(key)?;
@@ -355,7 +389,11 @@ fn port_requests(host: &HostConfig, config: &ContainerConfig) -> Result<Vec<Port
                 })?),
             };
             let (lo, hi) = host_port(&b.host_port, key)?;
-            let chosen = if lo != hi { first_free(proto, host_ip, lo, hi, key)? } else { lo };
+            let chosen = if lo != hi {
+                first_free(proto, host_ip, lo, hi, key)?
+            } else {
+                lo
+            };
             out.push(PortRequest {
                 proto,
                 container_port: port,
@@ -366,7 +404,11 @@ fn port_requests(host: &HostConfig, config: &ContainerConfig) -> Result<Vec<Port
     }
     if host.publish_all_ports {
         for key in config.exposed_ports.iter().flat_map(|e| e.keys()) {
-            if host.port_bindings.get(key).is_some_and(|b| b.as_ref().is_some_and(|v| !v.is_empty())) {
+            if host
+                .port_bindings
+                .get(key)
+                .is_some_and(|b| b.as_ref().is_some_and(|v| !v.is_empty()))
+            {
                 continue;
             }
             let (port, proto) = parse_port_key(key)?;
@@ -382,7 +424,13 @@ fn port_requests(host: &HostConfig, config: &ContainerConfig) -> Result<Vec<Port
 }
 
 /// The first port of `lo..=hi` that is free on the host now.
-fn first_free(proto: Proto, ip: Option<Ipv4Addr>, lo: u16, hi: u16, key: &str) -> Result<u16, ApiError> {
+fn first_free(
+    proto: Proto,
+    ip: Option<Ipv4Addr>,
+    lo: u16,
+    hi: u16,
+    key: &str,
+) -> Result<u16, ApiError> {
     (lo..=hi)
         .find(|p| pouch_network::ports::reserve(proto, ip, *p).is_ok())
         .ok_or_else(|| {
@@ -410,7 +458,10 @@ fn port_map(
         let key = format!("{}/{}", b.container_port, b.proto);
         let entry = map.entry(key).or_insert(None).get_or_insert_with(Vec::new);
         entry.push(ApiBinding {
-            host_ip: b.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+            host_ip: b
+                .host_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "0.0.0.0".into()),
             host_port: b.host_port.to_string(),
         });
     }
@@ -441,7 +492,9 @@ pub(super) fn write_network_files(
         let (name, ip) = e
             .split_once(':')
             .or_else(|| e.split_once('='))
-            .ok_or_else(|| ApiError::invalid(format!("invalid --add-host {e}: expected host:ip")))?;
+            .ok_or_else(|| {
+                ApiError::invalid(format!("invalid --add-host {e}: expected host:ip"))
+            })?;
         extra.push((ip.to_string(), name.to_string()));
     }
     let hosts = if host_net {
@@ -461,7 +514,7 @@ pub(super) fn write_network_files(
     let resolv = if host_net && dns.is_empty() && search.is_empty() && opts.is_empty() {
         base
     } else {
-        pouch_network::files::resolv_conf(&base, &dns, &search, &opts, embedded_dns && dns.is_empty())
+        pouch_network::files::resolv_conf(&base, &dns, &search, &opts, embedded_dns)
     };
     w("resolv.conf", resolv)
 }

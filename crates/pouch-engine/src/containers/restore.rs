@@ -36,6 +36,7 @@ impl Containers {
             .map(|(c, _)| RestoreContainer {
                 id: c.id.clone(),
                 name: c.name(),
+                dns: c.with_record(|r| super::network::dns_servers(&r.host_config)),
             })
             .collect();
         if let Err(e) = self.network.restore(&running).await {

@@ -53,6 +53,8 @@ pub struct AttachRequest {
     /// Networks by name or id, in order: the first gets `eth0` and the default route.
     pub networks: Vec<(String, EndpointRequest)>,
     pub ports: Vec<PortRequest>,
+    /// `--dns`: where the embedded resolver forwards other names.
+    pub dns: Vec<IpAddr>,
 }
 
 /// What `attach` set up.
@@ -232,18 +234,30 @@ impl NetworkManager {
     }
 
     /// Starts the embedded DNS server when the container is on a user network.
+    /// Names outside the container's networks go to its `--dns` servers, else to the
+    /// host's; a container only on internal networks resolves no outside names.
     pub(super) async fn start_dns(
         &self,
         netns: &Path,
         st: &State,
         leases: &[Lease],
+        dns: &[IpAddr],
     ) -> Result<Option<DnsServer>, NetworkError> {
         let nets = user_networks(st, leases);
         if nets.is_empty() {
             return Ok(None);
         }
-        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let upstreams: Vec<IpAddr> = crate::files::upstreams(&host);
+        let all_internal = leases
+            .iter()
+            .all(|l| st.networks.get(&l.network_id).is_some_and(|n| n.internal));
+        let upstreams: Vec<IpAddr> = if all_internal {
+            Vec::new()
+        } else if !dns.is_empty() {
+            dns.to_vec()
+        } else {
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            crate::files::upstreams(&host)
+        };
         DnsServer::start(netns, nets, self.dns.clone(), upstreams)
             .await
             .map(Some)
@@ -296,6 +310,7 @@ impl NetworkManager {
                         _reservations: reservations,
                         dns,
                         names,
+                        upstreams: req.dns.clone(),
                     },
                 );
                 if had_ports {
@@ -359,7 +374,7 @@ impl NetworkManager {
             );
         }
         let (ports, reservations) = self.publish(st, &leases, &req.ports)?;
-        let dns = self.start_dns(netns, st, &leases).await?;
+        let dns = self.start_dns(netns, st, &leases, &req.dns).await?;
         let mut batch = pouch_store::Batch::default();
         for l in &leases {
             batch.put(LEASES, &l.key(), l);
@@ -456,6 +471,7 @@ impl NetworkManager {
             })?;
         let netns = live.netns.clone();
         let names = live.names.clone();
+        let upstreams = live.upstreams.clone();
         let first = live.leases.is_empty();
         let mut undo = Undo::default();
         let lease = match self
@@ -490,7 +506,7 @@ impl NetworkManager {
                 d.set_networks(nets);
             }
         } else if !nets.is_empty() {
-            match self.start_dns(&netns, &st, &leases).await {
+            match self.start_dns(&netns, &st, &leases, &upstreams).await {
                 Ok(d) => st.live.get_mut(cid).expect("checked above").dns = d,
                 Err(e) => tracing::warn!(container = cid, "{e}"),
             }

@@ -43,6 +43,8 @@ pub struct BridgeConfig {
     pub ip_masq: bool,
     /// `false`: leave the firewall alone (no NAT, no published ports).
     pub iptables: bool,
+    /// The nftables table (`ip pouch`); two daemons on one host need two tables.
+    pub firewall_table: String,
 }
 
 impl Default for BridgeConfig {
@@ -56,6 +58,7 @@ impl Default for BridgeConfig {
             ip_forward: true,
             ip_masq: true,
             iptables: true,
+            firewall_table: "pouch".into(),
         }
     }
 }
@@ -129,6 +132,8 @@ struct Live {
     dns: Option<DnsServer>,
     /// For DNS registrations on networks connected later.
     names: Vec<String>,
+    /// The container's `--dns` servers (the embedded resolver's upstreams).
+    upstreams: Vec<std::net::IpAddr>,
 }
 
 /// Everything behind the manager's lock.

@@ -13,6 +13,8 @@ use crate::ports::reserve;
 pub struct RestoreContainer {
     pub id: String,
     pub name: String,
+    /// Its `--dns` servers.
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl NetworkManager {
@@ -48,7 +50,7 @@ impl NetworkManager {
             }
             let names = Self::dns_names(&c.id, &c.name, &[]);
             self.register(&st, &leases, &names);
-            let dns = match self.start_dns(&netns, &st, &leases).await {
+            let dns = match self.start_dns(&netns, &st, &leases, &c.dns).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(container = %c.id, "{e}");
@@ -64,6 +66,7 @@ impl NetworkManager {
                     _reservations: reservations,
                     dns,
                     names,
+                    upstreams: c.dns.clone(),
                 },
             );
         }
@@ -92,8 +95,19 @@ impl NetworkManager {
             .values()
             .flat_map(|l| l.leases.iter().map(|x| x.host_if.clone()))
             .collect();
+        let bridges: HashSet<&str> = st
+            .networks
+            .values()
+            .filter(|n| n.driver == "bridge")
+            .map(|n| n.device.as_str())
+            .collect();
         for name in self.nl().await?.link_names().await.map_err(internal)? {
-            if name.starts_with("pv") && name.len() == 15 && !live_links.contains(&name) {
+            // Only our own leftovers: a `pv` veth enslaved to one of our bridges.
+            let master = std::fs::read_link(format!("/sys/class/net/{name}/master"))
+                .ok()
+                .and_then(|p| p.file_name().map(|f| f.to_string_lossy().to_string()));
+            let ours = master.is_some_and(|m| bridges.contains(m.as_str()));
+            if name.starts_with("pv") && name.len() == 15 && ours && !live_links.contains(&name) {
                 tracing::info!(link = %name, "removing a leftover link");
                 if let Ok(nl) = self.nl().await {
                     let _ = nl.delete_link(&name).await;

@@ -12,7 +12,9 @@ pub(super) struct DockerD {
 }
 
 impl DockerD {
-    pub(super) fn start() -> Result<DockerD> {
+    /// A private dockerd; with `bridge` it gets its default bridge (docker0, still without
+    /// firewall rules), else none.
+    pub(super) fn start(bridge: bool) -> Result<DockerD> {
         let dockerd = find_program(&["/usr/bin/dockerd", "/usr/sbin/dockerd"], "dockerd")
             .context("dockerd is not installed")?;
         let cli = pouch_e2e::daemon::docker_cli().context("the docker CLI is not installed")?;
@@ -34,7 +36,12 @@ impl DockerD {
             .arg(format!("unix://{}", p.join("docker.sock").display()))
             .arg("--pidfile")
             .arg(p.join("docker.pid"))
-            .args(["--iptables=false", "--bridge=none"])
+            .arg("--iptables=false")
+            .args(if bridge {
+                &[][..]
+            } else {
+                &["--bridge=none"][..]
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))

@@ -145,6 +145,8 @@ struct Figures {
     /// Summed RSS of the engine's daemons (KiB) before and after starting the containers.
     daemon_rss: Option<(u64, u64)>,
     removed: Option<f64>,
+    /// `run --rm true` medians on the default bridge and with `--network none`.
+    network: Option<(f64, f64)>,
 }
 
 impl Figures {
@@ -176,6 +178,37 @@ impl Figures {
     fn removed(&self) -> Option<String> {
         self.removed.map(secs)
     }
+    fn network_cost(&self) -> Option<String> {
+        self.network
+            .map(|(bridge, none)| format!("+{:.0} ms", (bridge - none) * 1000.0))
+    }
+}
+
+/// What a bridge network adds to `run --rm true`: medians of `runs` runs each way, the two
+/// kinds interleaved so drift hits both alike. `engine.run_flags` are not used.
+fn network_cost(engine: &Engine, runs: usize, fig: &mut Figures) -> Result<()> {
+    let bridge = ["run", "--rm", IMAGE, "true"];
+    let none = ["run", "--rm", "--network", "none", IMAGE, "true"];
+    let (mut b, mut n) = (Vec::new(), Vec::new());
+    for i in 0..runs + 2 {
+        for (args, v) in [(&bridge[..], &mut b), (&none[..], &mut n)] {
+            let (out, t) = engine.timed(args);
+            if !out.success() {
+                bail!("{} {} failed: {out}", engine.name, args.join(" "));
+            }
+            if i >= 2 {
+                v.push(t);
+            }
+        }
+    }
+    let (mb, mn) = (median(&b), median(&n));
+    println!(
+        "  network cost: run --rm {IMAGE} true median {mb:.3} s on the bridge, {mn:.3} s with \
+         --network none: the bridge adds {:.1} ms ({runs} runs each)",
+        (mb - mn) * 1000.0
+    );
+    fig.network = Some((mb, mn));
+    Ok(())
 }
 
 /// Runs every measurement on `engine`, printing as it goes and filling `fig`; an error stops
@@ -396,7 +429,7 @@ fn pouch_engine(bins: &Binaries, d: &Daemon) -> Engine {
         global: vec!["-H".into(), d.host()],
         env: vec![("HOME".into(), d.client_home().display().to_string())],
         env_remove: vec!["POUCH_HOST"],
-        run_flags: Vec::new(),
+        run_flags: vec!["--network".into(), "none".into()],
         rm: vec!["rm", "-f"],
         shim: "pouch-shim",
         daemons: d
@@ -449,9 +482,9 @@ fn main() -> Result<()> {
         version_line(runc)
     );
     println!(
-        "network: no engine gets a network: pouch's containers get their own network namespace \
-         with loopback only (pouch has no bridge yet); docker and podman run with --network none \
-         (loopback only) for the same set-up"
+        "network: the main figures run every engine with --network none (loopback only); \
+         the network cost compares run --rm on the default bridge with --network none \
+         (docker: its own bridge, --iptables=false)"
     );
     println!(
         "image: {IMAGE} imported into each engine from the same rootfs tar (busybox-static, \
@@ -472,7 +505,8 @@ fn main() -> Result<()> {
         let d = Daemon::start(&bins, DaemonOptions::default())?;
         let e = pouch_engine(&bins, &d);
         e.import(&tar)?;
-        let r = measure(&e, &args, &mut pouch);
+        let r =
+            measure(&e, &args, &mut pouch).and_then(|()| network_cost(&e, args.runs, &mut pouch));
         if let Err(err) = r {
             bail!("{err:#}\n{}", tail(&d.log(), 30));
         }
@@ -489,7 +523,7 @@ fn main() -> Result<()> {
     {
         println!("  (a Docker daemon runs on /var/run/docker.sock; it is left alone)");
     }
-    let r = DockerD::start().and_then(|dd| {
+    let r = DockerD::start(false).and_then(|dd| {
         let e = dd.engine();
         let v = e.run(&["version", "--format", "{{.Server.Version}}"]);
         let info = e.run(&[
@@ -507,6 +541,16 @@ fn main() -> Result<()> {
     });
     if let Err(err) = r {
         println!("  docker not measured (or only in part): {err:#}");
+    }
+    // The bridge cost needs a dockerd with a bridge (still --iptables=false: Docker's rules
+    // would set the host's FORWARD policy to DROP).
+    let r = DockerD::start(true).and_then(|dd| {
+        let e = dd.engine();
+        e.import(&tar)?;
+        network_cost(&e, args.runs, &mut docker)
+    });
+    if let Err(err) = r {
+        println!("  docker network cost not measured: {err:#}");
     }
 
     // Podman: temporary storage.
@@ -539,6 +583,7 @@ fn main() -> Result<()> {
         ("per-container PSS".into(), |f| f.per_container(|m| m.pss)),
         ("daemon RSS MiB (before>after)".into(), Figures::daemon),
         (format!("rm -f {n} (total)"), Figures::removed),
+        ("bridge vs --network none".into(), Figures::network_cost),
     ];
     println!();
     println!("{:<32}{:<14}{:<14}{:<14}", "", "pouch", "docker", "podman");
