@@ -88,9 +88,15 @@ enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(commands::network::NetworkCommand),
     /// Manage pouch
     #[command(subcommand)]
     System(SystemCommand),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(commands::volume::VolumeCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,11 +210,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Load(a) | Command::Image(ImageCommand::Load(a)) => load::run(c, a).await,
         Command::Import(a) | Command::Image(ImageCommand::Import(a)) => import::run(c, a).await,
         Command::Image(ImageCommand::Prune(a)) => image_prune::run(c, a).await,
+        Command::Network(cmd) => commands::network::run(c, cmd).await,
         Command::Login(a) => login::run(c, a).await,
         Command::Logout(a) => logout::run(a),
         Command::Version(a) => version::run(c, a).await,
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(c, a).await,
         Command::System(SystemCommand::Df(a)) => system_df::run(c, a).await,
+        Command::Volume(cmd) => commands::volume::run(c, cmd).await,
     }
 }
 

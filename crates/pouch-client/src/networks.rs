@@ -129,7 +129,156 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
+    use pouch_api::container::{EndpointIpamConfig, EndpointSettings};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixListener;
+
     use super::*;
+
+    /// Serves one request on `listener` with `status` and `body`; returns the request as
+    /// received (head and body).
+    async fn serve_once(
+        listener: UnixListener,
+        status: &'static str,
+        body: &'static str,
+    ) -> String {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = conn.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "connection closed before the request ended");
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break;
+                }
+            }
+        }
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        conn.shutdown().await.unwrap();
+        String::from_utf8(buf).unwrap()
+    }
+
+    fn server() -> (tempfile::TempDir, UnixListener, Client) {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("pouchd.sock");
+        let listener = UnixListener::bind(&sock).unwrap();
+        let client = Client::new(&format!("unix://{}", sock.display())).unwrap();
+        (dir, listener, client)
+    }
+
+    #[tokio::test]
+    async fn create_sends_the_body_and_reads_the_id() {
+        let (_dir, listener, client) = server();
+        let id = "f".repeat(64);
+        let srv = tokio::spawn(serve_once(
+            listener,
+            "201 Created",
+            r#"{"Id":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","Warning":""}"#,
+        ));
+        let req = NetworkCreateRequest {
+            name: "mynet".into(),
+            driver: "bridge".into(),
+            ..Default::default()
+        };
+        let resp = client.network_create(&req).await.unwrap();
+        let sent = srv.await.unwrap();
+        assert!(
+            sent.starts_with("POST /v1.44/networks/create HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        let body = &sent[sent.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["Name"], "mynet");
+        assert_eq!(v["Driver"], "bridge");
+        assert_eq!(resp.id, id);
+    }
+
+    #[tokio::test]
+    async fn connect_posts_the_endpoint_config() {
+        let (_dir, listener, client) = server();
+        let srv = tokio::spawn(serve_once(listener, "200 OK", ""));
+        let req = NetworkConnectRequest {
+            container: "web".into(),
+            endpoint_config: Some(EndpointSettings {
+                ipam_config: Some(EndpointIpamConfig {
+                    ipv4_address: "10.9.0.5".into(),
+                    ..Default::default()
+                }),
+                aliases: Some(vec!["x".into()]),
+                ..Default::default()
+            }),
+        };
+        client.network_connect("mynet", &req).await.unwrap();
+        let sent = srv.await.unwrap();
+        assert!(
+            sent.starts_with("POST /v1.44/networks/mynet/connect HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        let body = &sent[sent.find("\r\n\r\n").unwrap() + 4..];
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["Container"], "web");
+        assert_eq!(v["EndpointConfig"]["IPAMConfig"]["IPv4Address"], "10.9.0.5");
+        assert_eq!(v["EndpointConfig"]["Aliases"][0], "x");
+    }
+
+    #[tokio::test]
+    async fn remove_reports_daemon_errors() {
+        let (_dir, listener, client) = server();
+        let srv = tokio::spawn(serve_once(
+            listener,
+            "403 Forbidden",
+            r#"{"message":"bridge is a pre-defined network and cannot be removed"}"#,
+        ));
+        let err = client.network_remove("bridge").await.unwrap_err();
+        let sent = srv.await.unwrap();
+        assert!(
+            sent.starts_with("DELETE /v1.44/networks/bridge HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        match err {
+            ClientError::Api { status, message } => {
+                assert_eq!(status, 403);
+                assert!(message.contains("pre-defined"), "{message}");
+            }
+            other => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn prune_sends_filters_and_reads_null() {
+        let (_dir, listener, client) = server();
+        let srv = tokio::spawn(serve_once(
+            listener,
+            "200 OK",
+            r#"{"NetworksDeleted":null}"#,
+        ));
+        let mut f = Filters::default();
+        f.add("label", "a=b");
+        let report = client.network_prune(&f).await.unwrap();
+        let sent = srv.await.unwrap();
+        assert!(
+            sent.starts_with(
+                "POST /v1.44/networks/prune?filters=%7B%22label%22%3A%7B%22a%3Db%22%3Atrue%7D%7D HTTP/1.1\r\n"
+            ),
+            "{sent}"
+        );
+        assert_eq!(report.networks_deleted, None);
+    }
 
     #[test]
     fn paths_and_queries() {

@@ -85,7 +85,10 @@ impl Client {
 
     /// `POST /volumes/prune?filters=`: removes unused anonymous volumes (all unused ones with
     /// the filter `all=true`).
-    pub async fn volume_prune(&self, filters: &Filters) -> Result<VolumePruneResponse, ClientError> {
+    pub async fn volume_prune(
+        &self,
+        filters: &Filters,
+    ) -> Result<VolumePruneResponse, ClientError> {
         let path = format!("/volumes/prune{}", filters_query(filters));
         self.send_json(Method::POST, &path, vec![], Body::Empty, "volume prune")
             .await
@@ -160,7 +163,10 @@ mod tests {
         };
         let vol = client.volume_create(&req).await.unwrap();
         let sent = srv.await.unwrap();
-        assert!(sent.starts_with("POST /v1.44/volumes/create HTTP/1.1\r\n"), "{sent}");
+        assert!(
+            sent.starts_with("POST /v1.44/volumes/create HTTP/1.1\r\n"),
+            "{sent}"
+        );
         assert!(sent.ends_with(r#"{"Driver":"local","Labels":{"a":"b"},"Name":"myvol"}"#));
         assert_eq!(vol.name, "myvol");
         assert_eq!(vol.mountpoint, "/v/myvol/_data");
@@ -176,7 +182,10 @@ mod tests {
         ));
         let err = client.volume_remove("v1", true).await.unwrap_err();
         let sent = srv.await.unwrap();
-        assert!(sent.starts_with("DELETE /v1.44/volumes/v1?force=1 HTTP/1.1\r\n"), "{sent}");
+        assert!(
+            sent.starts_with("DELETE /v1.44/volumes/v1?force=1 HTTP/1.1\r\n"),
+            "{sent}"
+        );
         match err {
             ClientError::Api { status, message } => {
                 assert_eq!(status, 409);

@@ -103,12 +103,26 @@ impl Outside {
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    /// `wget -qO- url` from the outside host: the body, or `None`.
-    pub fn get(&self, url: &str) -> Option<String> {
-        let out = self.exec(&["busybox", "wget", "-qO-", "-T", "3", url]);
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    /// `GET /` from the outside host to `host:port` (busybox nc: busybox wget crashes now and
+    /// then under `ip netns exec` here): the body, or `None`.
+    pub fn get(&self, host: &str, port: u16) -> Option<String> {
+        use std::io::Write as _;
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "busybox", "nc", "-w", "3", host])
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        child
+            .stdin
+            .take()?
+            .write_all(b"GET / HTTP/1.0\r\n\r\n")
+            .ok()?;
+        let out = child.wait_with_output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
     }
 }
 
@@ -227,4 +241,11 @@ pub fn bridge_ports(bridge: &str) -> Vec<String> {
 /// `true` when a link of that name (or a name starting with it) exists.
 pub fn link_exists(prefix: &str) -> bool {
     links().iter().any(|l| l.starts_with(prefix))
+}
+
+/// A shell line (for `sh -c` in a busybox container) that GETs `/` from `host:port`. It
+/// uses `nc`: this busybox-static's `wget` crashes in containers (glibc's static resolver
+/// without its NSS libraries); its `nc` and `ping` resolve names fine.
+pub fn http_sh(host: &str, port: u16) -> String {
+    format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {host} {port}")
 }

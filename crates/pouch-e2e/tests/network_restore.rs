@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use pouch_e2e::netenv::{self, http_get};
+use pouch_e2e::netenv::{self, http_get, http_sh};
 use pouch_e2e::{free_port, procs, setup, wait_for};
 
 fn netns_files(d: &pouch_e2e::Daemon) -> usize {
@@ -152,7 +152,7 @@ fn network_survives_daemon_kill() {
         Some("kept\n")
     );
     // Names still resolve (the DNS server came back) and the peer still reaches it.
-    d.pouch(&["exec", "peer", "wget", "-qO-", "-T", "5", "http://keep/"])
+    d.pouch(&["exec", "peer", "sh", "-c", &http_sh("keep", 80)])
         .ok()
         .says("kept");
     // The dead one lost its link, its port and its lease.

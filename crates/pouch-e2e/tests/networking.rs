@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use pouch_e2e::netenv::{self, http_get, Outside};
+use pouch_e2e::netenv::{self, http_get, http_sh, Outside};
 use pouch_e2e::{free_port, setup, wait_for};
 
 const WEB: &str =
@@ -62,13 +62,15 @@ fn bridge_nat_and_published_ports() {
         .starts_with("02:42:"));
     let bindings = ns["Ports"]["80/tcp"].as_array().expect("80/tcp published");
     assert!(
-        bindings.iter().any(|b| b["HostPort"] == p1.to_string()),
+        bindings
+            .iter()
+            .any(|b| b["HostPort"].as_str() == Some(&p1.to_string())),
         "{ns}"
     );
     assert!(
         bindings
             .iter()
-            .any(|b| b["HostPort"] == p2.to_string() && b["HostIp"] == "127.0.0.1"),
+            .any(|b| b["HostPort"].as_str() == Some(&p2.to_string()) && b["HostIp"] == "127.0.0.1"),
         "{ns}"
     );
     // From the host through 127.0.0.1 and through its own address.
@@ -92,36 +94,18 @@ fn bridge_nat_and_published_ports() {
     // From another host.
     let mut out = Outside::new();
     assert_eq!(
-        out.get(&format!("http://{}:{p1}/", out.host_addr))
-            .as_deref(),
+        out.get(&out.host_addr, p1).as_deref(),
         Some("hello-web\n"),
         "published port from the outside host"
     );
     // From another container, through the host's address (hairpin).
-    d.pouch(&[
-        "run",
-        "--rm",
-        "busybox",
-        "wget",
-        "-qO-",
-        "-T",
-        "5",
-        &format!("http://{host_ip}:{p1}/"),
-    ])
-    .ok()
-    .says("hello-web");
+    d.pouch(&["run", "--rm", "busybox", "sh", "-c", &http_sh(&host_ip, p1)])
+        .ok()
+        .says("hello-web");
     // And from the container itself.
-    d.pouch(&[
-        "exec",
-        "web",
-        "wget",
-        "-qO-",
-        "-T",
-        "5",
-        &format!("http://{host_ip}:{p1}/"),
-    ])
-    .ok()
-    .says("hello-web");
+    d.pouch(&["exec", "web", "sh", "-c", &http_sh(&host_ip, p1)])
+        .ok()
+        .says("hello-web");
     // Outbound: the outside host has no route to the container subnet, so only masquerade
     // makes this work.
     out.serve(8088, "from-outside");
@@ -129,27 +113,16 @@ fn bridge_nat_and_published_ports() {
         "run",
         "--rm",
         "busybox",
-        "wget",
-        "-qO-",
-        "-T",
-        "5",
-        &format!("http://{}:8088/", out.addr),
+        "sh",
+        "-c",
+        &http_sh(&out.addr, 8088),
     ])
     .ok()
     .says("from-outside");
     // Containers reach each other on the bridge.
-    d.pouch(&[
-        "run",
-        "--rm",
-        "busybox",
-        "wget",
-        "-qO-",
-        "-T",
-        "5",
-        &format!("http://{ip}/"),
-    ])
-    .ok()
-    .says("hello-web");
+    d.pouch(&["run", "--rm", "busybox", "sh", "-c", &http_sh(&ip, 80)])
+        .ok()
+        .says("hello-web");
 
     // pouch port, -P with --expose, and a UDP port.
     let port = d.pouch(&["port", "web"]);

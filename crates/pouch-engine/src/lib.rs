@@ -10,6 +10,7 @@ mod images;
 mod networks;
 mod prune;
 mod system;
+mod volumes;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +73,8 @@ pub enum EngineError {
     Containers(#[from] pouch_api::ApiError),
     #[error("cannot open the networks: {0}")]
     Network(String),
+    #[error("cannot open the volumes: {0}")]
+    Volumes(#[from] pouch_volume::VolumeError),
 }
 
 /// The engine: shared by every request (`Arc<Engine>`).
@@ -81,6 +84,9 @@ pub struct Engine {
     images: Arc<ImageManager>,
     containers: Arc<containers::Containers>,
     network: Arc<pouch_network::manager::NetworkManager>,
+    volumes: Arc<pouch_volume::VolumeManager>,
+    /// The disk quota back end under the home dir (`None`: quota requests are refused).
+    pub(crate) quota: Option<Arc<dyn pouch_quota::Quota>>,
     shutdown: CancellationToken,
 }
 
@@ -108,10 +114,16 @@ impl Engine {
             pouch_network::manager::ManagerConfig {
                 exec_root: config.exec_root.clone(),
                 bridge: config.network.clone(),
-                table: "pouch".into(),
+                table: config.network.firewall_table.clone(),
             },
         )
         .map_err(|e| EngineError::Network(e.to_string()))?;
+        let quota = pouch_quota::detect(&config.home_dir);
+        tracing::info!(
+            backend = quota.as_ref().map_or("none", |q| q.backend()),
+            "disk quota"
+        );
+        let volume_store = store.clone();
         let containers = containers::Containers::open(
             store,
             images.clone(),
@@ -121,14 +133,18 @@ impl Engine {
                 exec_root: config.exec_root.clone(),
             },
             config.runtime.clone(),
+            quota.clone(),
         )?;
+        let volumes = volumes::open(&config, volume_store, quota.clone(), &containers)?;
         tracing::debug!(home = %config.home_dir.display(), id = %id, "engine opened");
         Ok(Arc::new(Engine {
             config,
             id,
             images,
             containers,
+            volumes,
             network,
+            quota,
             shutdown: CancellationToken::new(),
         }))
     }

@@ -112,7 +112,9 @@ impl Engine {
         if let Some(c) = container {
             attrs.insert("container".into(), c.to_string());
         }
-        self.containers.events.publish("network", action, &n.id, attrs);
+        self.containers
+            .events
+            .publish("network", action, &n.id, attrs);
     }
 
     pub async fn create_network(
@@ -198,7 +200,10 @@ impl Engine {
     }
 
     /// Removes the user networks no running container uses (filters `until`, `label`).
-    pub async fn prune_networks(&self, filters: &Filters) -> Result<NetworkPruneResponse, ApiError> {
+    pub async fn prune_networks(
+        &self,
+        filters: &Filters,
+    ) -> Result<NetworkPruneResponse, ApiError> {
         filters.check_keys(&["until", "label", "label!"])?;
         let mut deleted = Vec::new();
         for n in self.network.list().await {
@@ -214,13 +219,19 @@ impl Engine {
             }
         }
         let attrs = BTreeMap::new();
-        self.containers.events.publish("network", "prune", "", attrs);
+        self.containers
+            .events
+            .publish("network", "prune", "", attrs);
         Ok(NetworkPruneResponse {
             networks_deleted: Some(deleted),
         })
     }
 
-    pub async fn connect_network(&self, key: &str, req: NetworkConnectRequest) -> Result<(), ApiError> {
+    pub async fn connect_network(
+        &self,
+        key: &str,
+        req: NetworkConnectRequest,
+    ) -> Result<(), ApiError> {
         let net = self.network.get(key).await.map_err(net_error)?;
         let settings = req.endpoint_config.unwrap_or_default();
         self.containers
@@ -238,7 +249,9 @@ impl Engine {
     ) -> Result<(), ApiError> {
         let net = self.network.get(key).await.map_err(net_error)?;
         let c = self.containers.get(&req.container)?;
-        self.containers.disconnect_network(&c.id, &net, req.force).await?;
+        self.containers
+            .disconnect_network(&c.id, &net, req.force)
+            .await?;
         self.network_event("disconnect", &net, Some(&c.id));
         Ok(())
     }
@@ -254,7 +267,9 @@ fn network_matches(n: &Network, builtin: bool, f: &Filters) -> bool {
         && any("name", &|x| n.name.contains(x))
         && any("scope", &|s| s == "local")
         && any("type", &|t| (t == "builtin") == builtin)
-        && any("dangling", &|d| (d == "true" || d == "1") == n.containers.is_empty())
+        && any("dangling", &|d| {
+            (d == "true" || d == "1") == n.containers.is_empty()
+        })
         && f.get("label").iter().all(|l| match l.split_once('=') {
             Some((k, v)) => n.labels.get(k).is_some_and(|x| x == v),
             None => n.labels.contains_key(l.as_str()),
@@ -291,12 +306,14 @@ pub(crate) fn endpoint_request(
     let mac = if s.mac_address.is_empty() {
         None
     } else {
-        Some(pouch_network::link::parse_mac(&s.mac_address).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "invalid --mac-address {}: give it as 02:42:ac:11:00:02",
-                s.mac_address
-            ))
-        })?)
+        Some(
+            pouch_network::link::parse_mac(&s.mac_address).ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "invalid --mac-address {}: give it as 02:42:ac:11:00:02",
+                    s.mac_address
+                ))
+            })?,
+        )
     };
     if !s.aliases.as_deref().unwrap_or_default().is_empty() && net.builtin {
         return Err(ApiError::invalid(

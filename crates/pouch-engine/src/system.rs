@@ -70,10 +70,19 @@ impl Engine {
             containers_stopped: stopped as i64,
             images: self.images.count() as i64,
             driver: "overlay2".to_string(),
-            driver_status: vec![[
-                "Backing Filesystem".to_string(),
-                host::backing_filesystem(&self.config.home_dir),
-            ]],
+            driver_status: vec![
+                [
+                    "Backing Filesystem".to_string(),
+                    host::backing_filesystem(&self.config.home_dir),
+                ],
+                [
+                    "Disk quota".to_string(),
+                    self.quota
+                        .as_ref()
+                        .map_or("none", |q| q.backend())
+                        .to_string(),
+                ],
+            ],
             plugins: json!({
                 "Volume": [],
                 "Network": [],
@@ -176,14 +185,15 @@ impl Engine {
         })
     }
 
-    /// `GET /system/df`: images with their sizes and the total size of all layers.
+    /// `GET /system/df`: images with their sizes and the total size of all layers, volumes
+    /// with their `UsageData`.
     pub fn disk_usage(&self) -> Result<SystemDf, ApiError> {
         let (layers_size, images) = self.images.disk_usage()?;
         Ok(SystemDf {
             layers_size,
             images,
             containers: Vec::new(),
-            volumes: Vec::new(),
+            volumes: self.volumes_disk_usage()?,
             build_cache: Vec::new(),
         })
     }
@@ -195,7 +205,7 @@ mod tests {
 
     fn engine(dir: &std::path::Path) -> std::sync::Arc<Engine> {
         Engine::open(EngineConfig {
-        network: Default::default(),
+            network: Default::default(),
             home_dir: dir.join("home"),
             exec_root: dir.join("exec"),
             registry: RegistryConfig {
@@ -210,11 +220,66 @@ mod tests {
         .unwrap()
     }
 
+    fn disk_quota_status(e: &Engine) -> Option<String> {
+        e.info()
+            .driver_status
+            .iter()
+            .find(|s| s[0] == "Disk quota")
+            .map(|s| s[1].clone())
+    }
+
+    #[test]
+    fn info_reports_the_disk_quota_back_end() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let expected = match crate::host::backing_filesystem(dir.path()).as_str() {
+            "btrfs" => "btrfs",
+            _ => "none",
+        };
+        assert_eq!(
+            disk_quota_status(&engine(dir.path())).as_deref(),
+            Some(expected),
+            "a tmp dir on ext4 without prjquota has none"
+        );
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED the btrfs half of info_reports_the_disk_quota_back_end: needs root");
+            return;
+        }
+        let run = |c: &mut Command| {
+            let out = c.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{c:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        struct Fs(std::path::PathBuf, String);
+        impl Drop for Fs {
+            fn drop(&mut self) {
+                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+                let _ = Command::new("losetup").arg("-d").arg(&self.1).status();
+            }
+        }
+        let img = dir.path().join("fs.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(200 << 20)
+            .unwrap();
+        run(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img));
+        let dev = run(Command::new("losetup").args(["-f", "--show"]).arg(&img));
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let _fs = Fs(mnt.clone(), dev.clone());
+        run(Command::new("mount").arg(&dev).arg(&mnt));
+        assert_eq!(disk_quota_status(&engine(&mnt)).as_deref(), Some("btrfs"));
+    }
+
     #[test]
     fn a_bad_mirror_refuses_to_open_and_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let err = Engine::open(EngineConfig {
-        network: Default::default(),
+            network: Default::default(),
             home_dir: dir.path().join("home"),
             exec_root: dir.path().join("exec"),
             registry: RegistryConfig {

@@ -74,11 +74,10 @@ impl Quota for BtrfsQuota {
         sys::btrfs_subvol_create(parent, name)?;
         let made = (|| {
             let id = sys::btrfs_subvol_id(path)?;
-            // Quota is on, so the kernel made the qgroup with the subvolume; make sure.
-            match sys::btrfs_qgroup_create(path, id) {
-                Err(pouch_sys::SysError::Call { source, .. })
-                    if source.raw_os_error() == Some(libc::EEXIST) => {}
-                r => r?,
+            // Quota is on, so the kernel made the qgroup with the subvolume (newer kernels
+            // refuse to make a subvolume's qgroup by hand); older ones may need it made.
+            if !sys::btrfs_qgroup_exists(path, id)? {
+                sys::btrfs_qgroup_create(path, id)?;
             }
             u32::try_from(id).map_err(|_| QuotaError::Io {
                 op: "subvolume id",
@@ -121,7 +120,10 @@ impl Quota for BtrfsQuota {
         match sys::btrfs_qgroup_destroy(parent, id) {
             Ok(()) => {}
             Err(pouch_sys::SysError::Call { source, .. })
-                if matches!(source.raw_os_error(), Some(libc::EBUSY) | Some(libc::ENOENT)) => {}
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EBUSY) | Some(libc::ENOENT)
+                ) => {}
             Err(e) => {
                 tracing::warn!(path = %path.display(), home = %self.home.display(), "qgroup 0/{id} left behind: {e}");
             }
@@ -139,4 +141,3 @@ impl Quota for BtrfsQuota {
             && sys::btrfs_subvol_id(path).is_ok_and(|id| id != TOP_LEVEL_ID)
     }
 }
-

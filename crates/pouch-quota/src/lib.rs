@@ -168,12 +168,19 @@ mod tests {
 
     #[test]
     fn bad_sizes_name_the_value() {
-        for s in ["", "g", "-1g", "10x", "1.2.3g", "10 gigs", "99999999999999999999", "16777216t", "."] {
+        for s in [
+            "",
+            "g",
+            "-1g",
+            "10x",
+            "1.2.3g",
+            "10 gigs",
+            "99999999999999999999",
+            "16777216t",
+            ".",
+        ] {
             let e = parse_size(s).unwrap_err();
-            assert!(
-                e.to_string().contains(&format!("{s:?}")),
-                "{s:?}: {e}"
-            );
+            assert!(e.to_string().contains(&format!("{s:?}")), "{s:?}: {e}");
         }
     }
 

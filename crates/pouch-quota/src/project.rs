@@ -245,7 +245,13 @@ mod tests {
             Ok(())
         }
         fn next_id(&self, _: &Path, from: u32) -> Result<Option<u32>, SysError> {
-            Ok(self.quotas.lock().unwrap().range(from..).next().map(|(id, _)| *id))
+            Ok(self
+                .quotas
+                .lock()
+                .unwrap()
+                .range(from..)
+                .next()
+                .map(|(id, _)| *id))
         }
     }
 

@@ -56,6 +56,7 @@ impl Bundle {
             id: &id,
             config: &config,
             host,
+            mounts: &[],
             rootfs: &bundle.join("rootfs"),
             hostname_file: &bundle.join("hostname"),
             hosts_file: &bundle.join("hosts"),

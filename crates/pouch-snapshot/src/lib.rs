@@ -3,11 +3,20 @@
 //! A layer is unpacked into a private `tmp-*` directory and renamed into place on commit,
 //! so a crash never leaves a half-written committed layer; `open` removes leftovers.
 //! Containers get read-write snapshots `<home>/snapshots/rw-<container-id>/{fs,work}` (the
-//! overlay upper and work dirs); the `rw-` prefix keeps them apart from layers. (Disk quota
-//! comes with the volumes issue.)
+//! overlay upper and work dirs); the `rw-` prefix keeps them apart from layers.
+//!
+//! Disk quota: opened with a quota back end (`open_with_quota`), `rw-<id>` itself is made as
+//! a quota directory (a btrfs subvolume, or a directory with a project id), so a rootfs limit
+//! can be set on it at create or later (`update`). The quota directory holds both `fs` and
+//! `work` because overlayfs copies up by renaming from the work dir into the upper dir, and
+//! both btrfs (across subvolumes) and project quota (across project ids) refuse such renames
+//! with EXDEV. The caller unmounts the overlay before `remove_rw`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pouch_quota::{Quota, QuotaError};
 
 /// Errors of the snapshotter, naming the snapshot.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +28,10 @@ pub enum SnapshotError {
     },
     #[error("invalid snapshot key {0:?} (expected sha256:<64 hex>)")]
     InvalidKey(String),
+    #[error("snapshot {what}: {source}")]
+    Quota { what: String, source: QuotaError },
+    #[error("snapshot rw {id}: quota id {quota_id} given but disk quota is not available on this filesystem")]
+    NoQuota { id: String, quota_id: u32 },
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SnapshotError {
@@ -29,6 +42,7 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SnapshotErr
 /// Layer snapshots on one filesystem.
 pub struct Snapshotter {
     root: PathBuf,
+    quota: Option<Arc<dyn Quota>>,
 }
 
 /// A layer being unpacked; removed on drop unless committed.
@@ -76,6 +90,14 @@ fn key_hex(chain_id: &str) -> Result<&str, SnapshotError> {
 impl Snapshotter {
     /// Opens the snapshot root, creating it and removing unfinished layers of an earlier run.
     pub fn open(root: &Path) -> Result<Snapshotter, SnapshotError> {
+        Snapshotter::open_with_quota(root, None)
+    }
+
+    /// `open`, with read-write snapshots made as quota directories of `quota`.
+    pub fn open_with_quota(
+        root: &Path,
+        quota: Option<Arc<dyn Quota>>,
+    ) -> Result<Snapshotter, SnapshotError> {
         fs::create_dir_all(root).map_err(io_err(format!("root {}", root.display())))?;
         for entry in fs::read_dir(root).map_err(io_err(format!("root {}", root.display())))? {
             let entry = entry.map_err(io_err("root entry"))?;
@@ -86,7 +108,13 @@ impl Snapshotter {
         }
         Ok(Snapshotter {
             root: root.to_path_buf(),
+            quota,
         })
+    }
+
+    /// The quota back end read-write snapshots are made with, if any.
+    pub fn quota(&self) -> Option<&Arc<dyn Quota>> {
+        self.quota.as_ref()
     }
 
     /// Whether a committed layer exists for this chain id.
@@ -151,18 +179,65 @@ impl Snapshotter {
         })
     }
 
-    /// Creates the read-write snapshot of container `id` (empty upper and work dirs).
+    /// The overlay upper dir of container `id`'s read-write snapshot.
+    pub fn rw_upper(&self, id: &str) -> PathBuf {
+        self.root.join(format!("{RW_PREFIX}{id}")).join("fs")
+    }
+
+    /// The directory that carries container `id`'s rootfs quota (`rw-<id>`, holding the
+    /// upper and work dirs): pass it to `Quota::set_limit`.
+    pub fn rw_quota_dir(&self, id: &str) -> PathBuf {
+        self.root.join(format!("{RW_PREFIX}{id}"))
+    }
+
+    /// Creates the read-write snapshot of container `id` (empty upper and work dirs); an
+    /// existing one is kept (a remount after reboot).
     pub fn create_rw(&self, id: &str) -> Result<RwSnapshot, SnapshotError> {
+        self.create_rw_with_quota_id(id, None)
+    }
+
+    /// `create_rw`, with a quota back end making `rw-<id>` a quota directory with project id
+    /// `quota_id` (or a new one). A quota id without a back end is an error.
+    pub fn create_rw_with_quota_id(
+        &self,
+        id: &str,
+        quota_id: Option<u32>,
+    ) -> Result<RwSnapshot, SnapshotError> {
         let rw = self.rw(id)?;
+        match (&self.quota, quota_id) {
+            (Some(q), _) if !rw.dir.exists() => {
+                q.create_dir(&rw.dir, quota_id)
+                    .map_err(|source| SnapshotError::Quota {
+                        what: format!("rw {id}"),
+                        source,
+                    })?;
+            }
+            (None, Some(quota_id)) => {
+                return Err(SnapshotError::NoQuota {
+                    id: id.to_string(),
+                    quota_id,
+                })
+            }
+            _ => {}
+        }
         for d in [&rw.upper, &rw.work] {
             fs::create_dir_all(d).map_err(io_err(format!("rw {id}")))?;
         }
         Ok(rw)
     }
 
-    /// Removes the read-write snapshot of container `id` (absent is fine).
+    /// Removes the read-write snapshot of container `id` (absent is fine). Its overlay must
+    /// be unmounted first.
     pub fn remove_rw(&self, id: &str) -> Result<(), SnapshotError> {
         let rw = self.rw(id)?;
+        if let Some(q) = &self.quota {
+            return q
+                .remove_dir(&rw.dir)
+                .map_err(|source| SnapshotError::Quota {
+                    what: format!("remove rw {id}"),
+                    source,
+                });
+        }
         match fs::remove_dir_all(&rw.dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(io_err(format!("remove rw {id}"))(e))
@@ -265,6 +340,20 @@ mod tests {
         fs::create_dir_all(dir.path().join("tmp-left/fs")).unwrap();
         Snapshotter::open(dir.path()).unwrap();
         assert!(!dir.path().join("tmp-left").exists());
+    }
+
+    #[test]
+    fn quota_id_without_a_back_end_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Snapshotter::open(dir.path()).unwrap();
+        let id = "b".repeat(64);
+        assert!(s.quota().is_none());
+        let e = s.create_rw_with_quota_id(&id, Some(7)).unwrap_err();
+        assert!(e.to_string().contains("quota id 7"), "{e}");
+        assert!(!s.rw(&id).unwrap().dir.exists());
+        let rw = s.create_rw_with_quota_id(&id, None).unwrap();
+        assert_eq!(rw.upper, s.rw_upper(&id));
+        assert_eq!(rw.dir, s.rw_quota_dir(&id));
     }
 
     #[test]

@@ -87,13 +87,22 @@ pub fn mount_fs(source: &str, target: &Path, fstype: &str, options: &str) -> Res
     rustix::mount::mount(source, target, fstype, flags, Some(data.as_c_str()))
         .map_err(|e| call_err("mount", target, e))?;
     if flags.contains(MountFlags::BIND | MountFlags::RDONLY) {
-        let remount = flags & !MountFlags::REC;
-        if let Err(e) = rustix::mount::mount_remount(target, remount | MountFlags::BIND, "") {
+        if let Err(e) = remount_bind(target, flags & !MountFlags::REC) {
             let _ = unmount(target);
-            return Err(call_err("remount read-only", target, e));
+            return Err(e);
         }
     }
     Ok(())
+}
+
+/// Makes the bind mount at `target` read-only (`mount -o remount,bind,ro`).
+pub fn remount_read_only(target: &Path) -> Result<(), SysError> {
+    remount_bind(target, MountFlags::RDONLY)
+}
+
+fn remount_bind(target: &Path, flags: MountFlags) -> Result<(), SysError> {
+    rustix::mount::mount_remount(target, flags | MountFlags::BIND, "")
+        .map_err(|e| call_err("remount", target, e))
 }
 
 /// Moves the calling thread (only it) into a private copy of the mount namespace: mounts it

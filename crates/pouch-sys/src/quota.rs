@@ -83,6 +83,7 @@ const BTRFS_QGROUP_LIMIT_MAX_RFER: u64 = 1;
 const BTRFS_QGROUP_LIMIT_CLEAR: u64 = u64::MAX;
 const BTRFS_FIRST_FREE_OBJECTID: u64 = 256;
 const BTRFS_QUOTA_TREE_OBJECTID: u64 = 8;
+const BTRFS_QGROUP_INFO_KEY: u32 = 242;
 const BTRFS_QGROUP_LIMIT_KEY: u32 = 244;
 
 /// `struct btrfs_ioctl_vol_args`.
@@ -294,10 +295,15 @@ pub fn btrfs_qgroup_limit(path: &Path, max_referenced: Option<u64>) -> Result<()
         .map_err(|e| call_err("btrfs qgroup limit", path, e))
 }
 
-/// The referenced-bytes limit of qgroup `qgroupid` on the filesystem holding `path`, read
-/// from the quota tree; `None` when it has none.
-pub fn btrfs_qgroup_max_referenced(path: &Path, qgroupid: u64) -> Result<Option<u64>, SysError> {
-    let f = open(path, "btrfs qgroup limit read")?;
+/// The first 16 bytes of the quota-tree item `(0, kind, qgroupid)` on the filesystem holding
+/// `path`, or `None` when there is no such item.
+fn quota_tree_item(
+    path: &Path,
+    op: &'static str,
+    kind: u32,
+    qgroupid: u64,
+) -> Result<Option<[u64; 2]>, SysError> {
+    let f = open(path, op)?;
     let mut args = Box::new(SearchArgs {
         key: SearchKey {
             tree_id: BTRFS_QUOTA_TREE_OBJECTID,
@@ -307,15 +313,14 @@ pub fn btrfs_qgroup_max_referenced(path: &Path, qgroupid: u64) -> Result<Option<
             max_offset: qgroupid,
             min_transid: 0,
             max_transid: u64::MAX,
-            min_type: BTRFS_QGROUP_LIMIT_KEY,
-            max_type: BTRFS_QGROUP_LIMIT_KEY,
+            min_type: kind,
+            max_type: kind,
             nr_items: 1,
             ..Default::default()
         },
         buf: [0; 4096 - size_of::<SearchKey>()],
     });
-    ioctl(&f, BTRFS_IOC_TREE_SEARCH, &mut *args)
-        .map_err(|e| call_err("btrfs qgroup limit read", path, e))?;
+    ioctl(&f, BTRFS_IOC_TREE_SEARCH, &mut *args).map_err(|e| call_err(op, path, e))?;
     if args.key.nr_items == 0 {
         return Ok(None);
     }
@@ -324,15 +329,37 @@ pub fn btrfs_qgroup_max_referenced(path: &Path, qgroupid: u64) -> Result<Option<
         b.copy_from_slice(&args.buf[off..off + 8]);
         b
     };
+    // The search header is in host order; the item as on disk (little-endian).
     let offset = u64::from_ne_bytes(u64_at(16));
-    let kind = u32::from_ne_bytes([args.buf[24], args.buf[25], args.buf[26], args.buf[27]]);
-    if offset != qgroupid || kind != BTRFS_QGROUP_LIMIT_KEY {
+    let found = u32::from_ne_bytes([args.buf[24], args.buf[25], args.buf[26], args.buf[27]]);
+    let len = u32::from_ne_bytes([args.buf[28], args.buf[29], args.buf[30], args.buf[31]]);
+    if offset != qgroupid || found != kind || len < 16 {
         return Ok(None);
     }
-    // The item (`struct btrfs_qgroup_limit_item`, little-endian on disk): flags, max_rfer, ...
-    let flags = u64::from_le_bytes(u64_at(SEARCH_HEADER_LEN));
-    let max_rfer = u64::from_le_bytes(u64_at(SEARCH_HEADER_LEN + 8));
-    Ok((flags & BTRFS_QGROUP_LIMIT_MAX_RFER != 0 && max_rfer != 0).then_some(max_rfer))
+    Ok(Some([
+        u64::from_le_bytes(u64_at(SEARCH_HEADER_LEN)),
+        u64::from_le_bytes(u64_at(SEARCH_HEADER_LEN + 8)),
+    ]))
+}
+
+/// Whether qgroup `qgroupid` exists on the filesystem holding `path`.
+pub fn btrfs_qgroup_exists(path: &Path, qgroupid: u64) -> Result<bool, SysError> {
+    Ok(quota_tree_item(path, "btrfs qgroup lookup", BTRFS_QGROUP_INFO_KEY, qgroupid)?.is_some())
+}
+
+/// The referenced-bytes limit of qgroup `qgroupid` on the filesystem holding `path`, read
+/// from the quota tree; `None` when it has none.
+pub fn btrfs_qgroup_max_referenced(path: &Path, qgroupid: u64) -> Result<Option<u64>, SysError> {
+    // `struct btrfs_qgroup_limit_item`: flags, max_rfer, max_excl, rsv_rfer, rsv_excl.
+    let item = quota_tree_item(
+        path,
+        "btrfs qgroup limit read",
+        BTRFS_QGROUP_LIMIT_KEY,
+        qgroupid,
+    )?;
+    Ok(item.and_then(|[flags, max_rfer]| {
+        (flags & BTRFS_QGROUP_LIMIT_MAX_RFER != 0 && max_rfer != 0).then_some(max_rfer)
+    }))
 }
 
 // ---- project quota ----

@@ -155,7 +155,9 @@ mod tests {
         for ok in ["ab", "data", "my_vol.1-x", "0abc", &"f".repeat(64)] {
             validate_name(ok).unwrap();
         }
-        for bad in ["", "a", "-ab", "_ab", ".ab", "a/b", "a b", "a:b", "/data", "vol$"] {
+        for bad in [
+            "", "a", "-ab", "_ab", ".ab", "a/b", "a b", "a:b", "/data", "vol$",
+        ] {
             let e = validate_name(bad).unwrap_err();
             assert!(matches!(e, VolumeError::Invalid(_)), "{bad}");
             assert!(e.to_string().contains("includes invalid characters"), "{e}");
@@ -188,7 +190,12 @@ mod tests {
 
     #[test]
     fn tmpfs_options() {
-        let o = opts(&[("size", "1m"), ("mode", "1777"), ("uid", "1000"), ("gid", "5")]);
+        let o = opts(&[
+            ("size", "1m"),
+            ("mode", "1777"),
+            ("uid", "1000"),
+            ("gid", "5"),
+        ]);
         check_options("tmpfs", &o, false).unwrap();
         assert_eq!(
             tmpfs_data(&o).unwrap(),

@@ -89,6 +89,9 @@ pub struct Flags {
     /// Manage the firewall (NAT and published ports in table ip pouch); false leaves it alone
     #[arg(long = "iptables", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub iptables: bool,
+    /// The nftables table pouchd keeps its rules in (two daemons on one host need two)
+    #[arg(long = "firewall-table", value_name = "NAME", default_value = "pouch")]
+    pub firewall_table: String,
     /// JSON file with the same keys as the long flags
     #[arg(long = "config-file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
     pub config_file: PathBuf,
@@ -116,6 +119,7 @@ const FILE_KEYS: &[(&str, Kind)] = &[
     ("ip-forward", Kind::Bool),
     ("ip-masq", Kind::Bool),
     ("iptables", Kind::Bool),
+    ("firewall-table", Kind::Path),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -288,6 +292,7 @@ impl DaemonConfig {
             ip_forward: flags.ip_forward,
             ip_masq: flags.ip_masq,
             iptables: flags.iptables,
+            firewall_table: flags.firewall_table,
         };
 
         let explicit = on_command_line("config_file");
@@ -351,6 +356,7 @@ impl DaemonConfig {
                     "ip-forward" => net.ip_forward = value.as_bool().ok_or_else(bad)?,
                     "ip-masq" => net.ip_masq = value.as_bool().ok_or_else(bad)?,
                     "iptables" => net.iptables = value.as_bool().ok_or_else(bad)?,
+                    "firewall-table" => net.firewall_table = value.as_str().ok_or_else(bad)?.into(),
                     _ => return Err(bad()),
                 }
             }
@@ -414,6 +420,94 @@ fn as_list(v: &serde_json::Value) -> Option<Vec<String>> {
             .map(|i| i.as_str().map(str::to_string))
             .collect(),
         _ => None,
+    }
+}
+
+/// The network flags as given, checked by [`NetFlags::bridge_config`].
+struct NetFlags {
+    bridge_name: String,
+    bip: String,
+    fixed_cidr: Option<String>,
+    default_gateway: Option<String>,
+    mtu: u32,
+    ip_forward: bool,
+    ip_masq: bool,
+    iptables: bool,
+    firewall_table: String,
+}
+
+impl NetFlags {
+    fn bridge_config(self) -> Result<pouch_engine::BridgeConfig, String> {
+        use pouch_engine::Ipv4Net;
+        if self.bridge_name.is_empty() || self.bridge_name.len() > 15 {
+            return Err(format!(
+                "invalid --bridge-name {:?}: give a device name of 1 to 15 characters",
+                self.bridge_name
+            ));
+        }
+        let bip: Ipv4Net = self
+            .bip
+            .parse()
+            .map_err(|e| format!("invalid --bip: {e}"))?;
+        if bip.addr == bip.network() || bip.prefix > 30 {
+            return Err(format!(
+                "invalid --bip {bip}: give the bridge's own address with the prefix, like 192.168.5.1/24"
+            ));
+        }
+        let fixed_cidr = match self.fixed_cidr {
+            Some(f) => {
+                let f: Ipv4Net = f
+                    .parse()
+                    .map_err(|e| format!("invalid --fixed-cidr: {e}"))?;
+                if !bip.contains(f.network()) || f.prefix < bip.prefix {
+                    return Err(format!(
+                        "invalid --fixed-cidr {f}: it must lie inside --bip {bip}"
+                    ));
+                }
+                Some(f)
+            }
+            None => None,
+        };
+        let default_gateway = match self.default_gateway {
+            Some(g) => {
+                let g: std::net::Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| format!("invalid --default-gateway {g}: not an IPv4 address"))?;
+                if !bip.contains(g) {
+                    return Err(format!(
+                        "invalid --default-gateway {g}: it must lie inside --bip {bip}"
+                    ));
+                }
+                Some(g)
+            }
+            None => None,
+        };
+        let table_ok = !self.firewall_table.is_empty()
+            && self.firewall_table.len() <= 32
+            && self
+                .firewall_table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !table_ok {
+            return Err(format!(
+                "invalid --firewall-table {:?}: use up to 32 letters, digits and _",
+                self.firewall_table
+            ));
+        }
+        if !(68..=65535).contains(&self.mtu) {
+            return Err(format!("invalid --mtu {}: give 68 to 65535", self.mtu));
+        }
+        Ok(pouch_engine::BridgeConfig {
+            name: self.bridge_name,
+            bip,
+            fixed_cidr,
+            default_gateway,
+            mtu: self.mtu,
+            ip_forward: self.ip_forward,
+            ip_masq: self.ip_masq,
+            iptables: self.iptables,
+            firewall_table: self.firewall_table,
+        })
     }
 }
 
@@ -597,72 +691,5 @@ mod tests {
             parse(&["--config-file", &file, "--max-concurrent-downloads", "0"]),
             Err(ConfigError::NoDownloads)
         ));
-    }
-}
-
-/// The network flags as given, checked by [`NetFlags::bridge_config`].
-struct NetFlags {
-    bridge_name: String,
-    bip: String,
-    fixed_cidr: Option<String>,
-    default_gateway: Option<String>,
-    mtu: u32,
-    ip_forward: bool,
-    ip_masq: bool,
-    iptables: bool,
-}
-
-impl NetFlags {
-    fn bridge_config(self) -> Result<pouch_engine::BridgeConfig, String> {
-        use pouch_engine::Ipv4Net;
-        if self.bridge_name.is_empty() || self.bridge_name.len() > 15 {
-            return Err(format!(
-                "invalid --bridge-name {:?}: give a device name of 1 to 15 characters",
-                self.bridge_name
-            ));
-        }
-        let bip: Ipv4Net = self.bip.parse().map_err(|e| format!("invalid --bip: {e}"))?;
-        if bip.addr == bip.network() || bip.prefix > 30 {
-            return Err(format!(
-                "invalid --bip {bip}: give the bridge's own address with the prefix, like 192.168.5.1/24"
-            ));
-        }
-        let fixed_cidr = match self.fixed_cidr {
-            Some(f) => {
-                let f: Ipv4Net = f.parse().map_err(|e| format!("invalid --fixed-cidr: {e}"))?;
-                if !bip.contains(f.network()) || f.prefix < bip.prefix {
-                    return Err(format!("invalid --fixed-cidr {f}: it must lie inside --bip {bip}"));
-                }
-                Some(f)
-            }
-            None => None,
-        };
-        let default_gateway = match self.default_gateway {
-            Some(g) => {
-                let g: std::net::Ipv4Addr = g
-                    .parse()
-                    .map_err(|_| format!("invalid --default-gateway {g}: not an IPv4 address"))?;
-                if !bip.contains(g) {
-                    return Err(format!(
-                        "invalid --default-gateway {g}: it must lie inside --bip {bip}"
-                    ));
-                }
-                Some(g)
-            }
-            None => None,
-        };
-        if !(68..=65535).contains(&self.mtu) {
-            return Err(format!("invalid --mtu {}: give 68 to 65535", self.mtu));
-        }
-        Ok(pouch_engine::BridgeConfig {
-            name: self.bridge_name,
-            bip,
-            fixed_cidr,
-            default_gateway,
-            mtu: self.mtu,
-            ip_forward: self.ip_forward,
-            ip_masq: self.ip_masq,
-            iptables: self.iptables,
-        })
     }
 }

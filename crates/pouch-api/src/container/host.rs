@@ -149,6 +149,12 @@ pub struct ContainerUpdate {
     pub resources: Resources,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<RestartPolicy>,
+    /// Pouch: new disk quotas (`{"/": "20g"}`), applied live.
+    #[serde(
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub disk_quota: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

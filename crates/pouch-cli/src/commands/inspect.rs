@@ -1,6 +1,7 @@
 //! `pouch inspect` / `pouch image inspect` / `pouch container inspect`: the daemon's JSON as a
 //! 4-space indented array, or one line per object through a `--format` template. Without
-//! `--type`, each name is looked up as a container first, then as an image (docker's order);
+//! `--type`, each name is looked up as a container, an image, a network, then a volume
+//! (docker's order);
 //! a name that is neither is `Error: No such object: NAME`.
 
 use bytes::Bytes;
@@ -41,7 +42,7 @@ pub struct InspectArgs {
     /// Display total file sizes if the type is container
     #[arg(short, long)]
     pub size: bool,
-    /// Return JSON for the specified type: container or image
+    /// Return JSON for the specified type: container, image, network or volume
     #[arg(long = "type")]
     pub kind: Option<String>,
     /// Names or IDs of containers or images
@@ -83,7 +84,9 @@ pub fn render(raws: &[Bytes], template: Option<&Template>) -> anyhow::Result<Str
 enum Kind {
     Container,
     Image,
-    /// Container, then image.
+    Network,
+    Volume,
+    /// Container, then image, network, volume.
     Any,
 }
 
@@ -103,10 +106,24 @@ async fn lookup(client: &Client, name: &str, kind: Kind, size: bool) -> Result<B
     match kind {
         Kind::Container => container_raw(client, name, size).await,
         Kind::Image => client.image_inspect_raw(name).await,
-        Kind::Any => match container_raw(client, name, size).await {
-            Err(e) if e.is_not_found() => client.image_inspect_raw(name).await,
-            other => other,
-        },
+        Kind::Network => client.network_inspect_raw(name).await,
+        Kind::Volume => client.volume_inspect_raw(name).await,
+        Kind::Any => {
+            // Docker's order: container, image, network, volume.
+            match container_raw(client, name, size).await {
+                Err(e) if e.is_not_found() => {}
+                other => return other,
+            }
+            match client.image_inspect_raw(name).await {
+                Err(e) if e.is_not_found() => {}
+                other => return other,
+            }
+            match client.network_inspect_raw(name).await {
+                Err(e) if e.is_not_found() => {}
+                other => return other,
+            }
+            client.volume_inspect_raw(name).await
+        }
     }
 }
 
@@ -165,8 +182,10 @@ pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
         None | Some("") => Kind::Any,
         Some("container") => Kind::Container,
         Some("image") => Kind::Image,
+        Some("network") => Kind::Network,
+        Some("volume") => Kind::Volume,
         Some(other) => anyhow::bail!(
-            "{other:?} is not a valid value for --type: use \"container\" or \"image\""
+            "{other:?} is not a valid value for --type: use container, image, network or volume"
         ),
     };
     inspect(client, &args.names, args.format.as_deref(), kind, args.size).await

@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod load;
 pub mod login;
 pub mod logout;
+pub mod network;
 pub mod pull;
 pub mod push;
 pub mod rmi;
@@ -27,6 +28,7 @@ pub mod streamer;
 pub mod system_df;
 pub mod tag;
 pub mod version;
+pub mod volume;
 
 use std::io::IsTerminal;
 

@@ -1,6 +1,6 @@
 //! `create`: validate everything first, then allocate in order (name, read-write snapshot,
-//! bundle dir and its files, rootfs mount, record) and undo in reverse order on any error,
-//! so a failed create leaves nothing behind.
+//! bundle dir and its files, rootfs mount, volumes and mounts (`mounts`), record) and undo
+//! in reverse order on any error, so a failed create leaves nothing behind.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -61,9 +61,14 @@ impl Containers {
         defaults(&mut host, &self.runtime.default_runtime);
         validate_host(&host, &self.runtime.runtimes)?;
         let id = new_id();
-        let config = merge_config(&body.config, image.config.as_ref(), &id);
+        let mut config = merge_config(&body.config, image.config.as_ref(), &id);
+        if host.network_mode == "host" && body.config.hostname.is_empty() {
+            // Docker: a host-network container has the host's name.
+            config.hostname = pouch_sys::uname().nodename;
+        }
         let mut warnings = pouch_runtime::spec::validate(&config, &host)
             .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?;
+        let mount_plan = self.plan_mounts(&config, &host)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -83,11 +88,19 @@ impl Containers {
         let mut undo = Undo::default();
         let name = self.reserve_name(name, &id)?;
         undo.name = Some(name.clone());
-        let result = self.allocate(&id, &host, &config, &lower_dirs, &mut undo);
-        if let Err(e) = result {
-            self.rollback(&id, undo);
-            return Err(e);
-        }
+        let result = self
+            .allocate(&id, &host, &config, &lower_dirs, &mut undo)
+            .and_then(|()| {
+                let rootfs = self.paths.rootfs(&id);
+                self.make_mounts(mount_plan, &rootfs, &mut undo.volumes)
+            });
+        let mounts = match result {
+            Ok(mounts) => mounts,
+            Err(e) => {
+                self.rollback(&id, undo);
+                return Err(e);
+            }
+        };
         let rec = ContainerRecord {
             id: id.clone(),
             name: name.clone(),
@@ -104,7 +117,7 @@ impl Containers {
             networks,
             endpoints: Default::default(),
             ports: Default::default(),
-            mounts: Vec::new(),
+            mounts,
         };
         let mut rec = rec;
         rec.runtime = rec.host_config.runtime.clone();
@@ -118,6 +131,7 @@ impl Containers {
             t.by_id.insert(id.clone(), c.clone());
         }
         self.event(&c, "create", &[]);
+        self.mounts_created(&c, &undo.volumes);
         tracing::debug!(id = %id, name = %name, "container created");
         warnings.retain(|w| !w.is_empty());
         Ok(ContainerCreateResponse { id, warnings })
@@ -183,6 +197,7 @@ impl Containers {
 
     /// Undoes what `allocate` did, in reverse order.
     fn rollback(&self, id: &str, undo: Undo) {
+        self.undo_mounts(&undo.volumes);
         if let Some(m) = &undo.mount {
             let _ = pouch_sys::mount::unmount(m);
         }
@@ -225,6 +240,8 @@ struct Undo {
     snapshot: bool,
     bundle: Option<PathBuf>,
     mount: Option<PathBuf>,
+    /// Volumes created and mounted for the container (`mounts::make_mounts`).
+    volumes: super::mounts::VolumeUndo,
 }
 
 pub(super) fn spec_error(message: &str, invalid: bool) -> ApiError {
@@ -445,7 +462,6 @@ fn merge_config(
     }
     c
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -13,9 +13,11 @@ pub mod events;
 mod exec;
 mod fault;
 pub mod logs;
+mod mounts;
 mod names;
 mod network;
 mod query;
+mod quota;
 mod record;
 mod remove;
 mod restore;
@@ -194,8 +196,9 @@ impl Containers {
         network: Arc<pouch_network::manager::NetworkManager>,
         paths: Paths,
         runtime: RuntimeConfig,
+        quota: Option<Arc<dyn pouch_quota::Quota>>,
     ) -> Result<Arc<Containers>, ApiError> {
-        let snapshots = Snapshotter::open(&paths.home.join("snapshots"))
+        let snapshots = Snapshotter::open_with_quota(&paths.home.join("snapshots"), quota)
             .map_err(|e| ApiError::internal(format!("cannot open the snapshots: {e}")))?;
         for dir in [
             paths.home.join("containers"),

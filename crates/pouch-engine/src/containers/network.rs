@@ -277,6 +277,10 @@ impl Containers {
         } else {
             None
         };
+        if live.is_some() && !net.builtin && !rec.config.disable_network_files {
+            // Moby rebuilds resolv.conf when the embedded resolver starts on a connect.
+            write_resolv_conf(&self.paths.bundle(&c.id), &rec.host_config, true)?;
+        }
         c.with_record(|r| {
             r.networks.insert(net.name.clone(), settings.clone());
             if let Some((n, mut es)) = live {
@@ -495,11 +499,11 @@ pub(super) fn write_network_files(
             .ok_or_else(|| {
                 ApiError::invalid(format!("invalid --add-host {e}: expected host:ip"))
             })?;
-        extra.push((ip.to_string(), name.to_string()));
+        extra.push((name.to_string(), ip.to_string()));
     }
     let hosts = if host_net {
         let mut h = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        for (ip, name) in &extra {
+        for (name, ip) in &extra {
             h.push_str(&format!("{ip}\t{name}\n"));
         }
         h
@@ -507,6 +511,17 @@ pub(super) fn write_network_files(
         pouch_network::files::hosts(own_ip.map(|ip| (ip, hostname.as_str())), &extra)
     };
     w("hosts", hosts)?;
+    write_resolv_conf(dir, host, embedded_dns)
+}
+
+/// Writes `resolv.conf` into `dir`: the host's (filtered) with the container's `--dns*`, or
+/// the embedded resolver on user networks.
+pub(super) fn write_resolv_conf(
+    dir: &Path,
+    host: &HostConfig,
+    embedded_dns: bool,
+) -> Result<(), ApiError> {
+    let host_net = host.network_mode == "host";
     let base = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let dns = host.dns.clone().unwrap_or_default();
     let search = host.dns_search.clone().unwrap_or_default();
@@ -516,5 +531,6 @@ pub(super) fn write_network_files(
     } else {
         pouch_network::files::resolv_conf(&base, &dns, &search, &opts, embedded_dns)
     };
-    w("resolv.conf", resolv)
+    std::fs::write(dir.join("resolv.conf"), resolv)
+        .map_err(|e| internal(format!("cannot write resolv.conf of the container: {e}")))
 }

@@ -175,7 +175,12 @@ impl Containers {
                     if r.endpoints.is_empty() {
                         format!("/proc/{}/ns/net", r.state.pid)
                     } else {
-                        self.paths.exec_root.join("netns").join(&r.id).display().to_string()
+                        self.paths
+                            .exec_root
+                            .join("netns")
+                            .join(&r.id)
+                            .display()
+                            .to_string()
                     }
                 } else {
                     String::new()
@@ -266,30 +271,9 @@ fn summary_ports(r: &ContainerRecord) -> Vec<Port> {
     out
 }
 
-/// Bind mounts from `HostConfig.Binds` as Docker reports them.
+/// The container's mounts as resolved at create (Docker's `Mounts`).
 fn mounts(r: &ContainerRecord) -> Vec<MountPoint> {
-    r.host_config
-        .binds
-        .clone()
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|b| {
-            let parts: Vec<&str> = b.split(':').collect();
-            if parts.len() < 2 {
-                return None;
-            }
-            let mode = parts.get(2).copied().unwrap_or("");
-            Some(MountPoint {
-                kind: "bind".into(),
-                source: parts[0].to_string(),
-                destination: parts[1].to_string(),
-                mode: mode.to_string(),
-                rw: !mode.split(',').any(|m| m == "ro"),
-                propagation: "rprivate".into(),
-                ..Default::default()
-            })
-        })
-        .collect()
+    r.mounts.clone()
 }
 
 fn matches_filters(r: &ContainerRecord, f: &Filters) -> bool {

@@ -1,6 +1,7 @@
 //! `remove` (and `prune`): kill if forced, then free everything the container holds in
 //! reverse order of its creation: runtime state, rootfs mount, read-write snapshot, bundle
-//! (with its log), shim state, record, name.
+//! (with its log), shim state, record, name, and last its volumes (`mounts::release_mounts`:
+//! unmounted, anonymous ones removed with `-v`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ impl Containers {
         self: &Arc<Self>,
         name: &str,
         force: bool,
-        _volumes: bool,
+        volumes: bool,
     ) -> Result<(), ApiError> {
         let c = self.get(name)?;
         let _op = c.op.lock().await;
@@ -81,6 +82,10 @@ impl Containers {
         }
         c.observed.send_modify(|o| o.removed = true);
         self.event(&c, "destroy", &[]);
+        // Docker: `rm -v`, and the removal of an `--rm` container, take its anonymous
+        // volumes too.
+        self.release_mounts(&c.id, &rec, volumes || rec.host_config.auto_remove)
+            .await;
         Ok(())
     }
 

@@ -78,6 +78,7 @@ impl Containers {
                 id: &id,
                 config: &rec.config,
                 host: &rec.host_config,
+                mounts: &rec.mounts,
                 rootfs: &self.paths.rootfs(&id),
                 hostname_file: &files.join("hostname"),
                 hosts_file: &files.join("hosts"),

@@ -45,6 +45,7 @@ impl Containers {
                 ));
             }
         }
+        let disk_quota = self.check_update_quota(&update.disk_quota)?;
         let warnings = pouch_runtime::spec::validate(&rec.config, &rec.host_config)
             .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?;
         let linux = pouch_runtime::spec::linux_resources(&rec.host_config.resources)
@@ -63,7 +64,13 @@ impl Containers {
                     }
                 })?;
         }
-        c.with_record(|r| r.host_config = rec.host_config.clone());
+        if let Some(dq) = &disk_quota {
+            self.apply_update_quota(&mut rec, dq, &update.disk_quota)?;
+        }
+        c.with_record(|r| {
+            r.host_config = rec.host_config.clone();
+            r.config.disk_quota = rec.config.disk_quota.clone();
+        });
         self.persist(&c)?;
         self.event(&c, "update", &[]);
         Ok(ContainerUpdateResponse { warnings })

@@ -247,7 +247,15 @@ async fn dns_server_servfails_when_no_upstream_answers() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // One upstream refuses (nothing on 127.0.0.2:53), one answers SERVFAIL, one never
-    // answers (a documentation address, reached from the host's namespace): SERVFAIL.
+    // answers (127.0.0.4:53 bound, udp and tcp, but never read): SERVFAIL after its timeout.
+    let silent = (Ipv4Addr::new(127, 0, 0, 4), 53);
+    let _silent = netns::run_in(&ns.path, move || {
+        (
+            std::net::UdpSocket::bind(silent).unwrap(),
+            std::net::TcpListener::bind(silent).unwrap(),
+        )
+    })
+    .unwrap();
     let failing = FakeUpstream::in_netns(
         &ns.path,
         Ipv4Addr::new(127, 0, 0, 3),
@@ -260,7 +268,7 @@ async fn dns_server_servfails_when_no_upstream_answers() {
         vec![
             IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
             IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)),
-            IpAddr::V4(Ipv4Addr::new(198, 51, 100, 1)),
+            IpAddr::V4(silent.0),
         ],
     )
     .await

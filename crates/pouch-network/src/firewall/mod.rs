@@ -142,8 +142,10 @@ impl Firewall {
         &self.table
     }
 
-    /// Replaces the whole table with the rules of `m` in one atomic batch. An empty model
-    /// leaves the table with its four chains and no rules.
+    /// Replaces the whole table with the rules of `m` in one atomic batch (see `rules.rs`
+    /// for the rule set). An empty model leaves the table with its four chains and no rules.
+    /// Port rules on an internal bridge of the model are left out: like Docker, internal
+    /// networks publish no ports.
     pub fn apply(&self, m: &FirewallModel) -> Result<(), FirewallError> {
         let devices = m.bridges.iter().map(|b| &b.device);
         for device in devices.chain(m.ports.iter().map(|p| &p.device)) {
@@ -231,11 +233,15 @@ impl Firewall {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(spawn_err)?;
-        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input.as_bytes()).map_err(spawn_err)?;
-        }
+        // A failed write (nft exited early) is reported after nft's own error, if it has one.
+        let written = match (stdin, child.stdin.take()) {
+            (Some(input), Some(mut pipe)) => pipe.write_all(input.as_bytes()),
+            _ => Ok(()),
+        };
         let out = child.wait_with_output().map_err(spawn_err)?;
-        if !out.status.success() {
+        if out.status.success() {
+            written.map_err(spawn_err)?;
+        } else {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stderr = stderr.trim();
             return Err(FirewallError::Nft {

@@ -268,6 +268,21 @@ fn apply_reads_back_replaces_and_removes() {
 }
 
 #[test]
+fn nft_errors_carry_its_message() {
+    if !can_run("nft_errors_carry_its_message") {
+        return;
+    }
+    let e = Firewall::new("two words")
+        .rule_count()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("nft failed listing table ip two words: Error: syntax error"),
+        "{e}"
+    );
+}
+
+#[test]
 fn forward_chain_isolates_bridges_and_internal_networks() {
     if !can_run("forward_chain_isolates_bridges_and_internal_networks") {
         return;

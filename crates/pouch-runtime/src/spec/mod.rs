@@ -5,7 +5,7 @@
 //!
 //! Files: `caps` (capabilities), `seccomp` (Docker-format profiles, default in
 //! `profiles/default.json`), `user` (`--user` against the rootfs's passwd/group), `mounts`
-//! (the list) and `user_mounts` (`--volume`, `--mount`, `--tmpfs`), `devices`, `resources`
+//! (the list) and `user_mounts` (the resolved mounts, `--tmpfs`), `devices`, `resources`
 //! and `cpu` (cgroups, also for `update`), `options` (namespace modes, `--security-opt`,
 //! sysctls, ulimits), `host` (facts read from /proc and /sys) and `validate`.
 
@@ -29,7 +29,7 @@ use oci_spec::runtime::{
     Box as ConsoleBox, BoxBuilder, Linux, LinuxNamespace, LinuxNamespaceType, Process, Root, Spec,
     User,
 };
-use pouch_api::container::{ContainerConfig, HostConfig};
+use pouch_api::container::{ContainerConfig, HostConfig, MountPoint};
 
 pub use caps::DEFAULT_CAPS;
 pub use exec::exec_process;
@@ -62,6 +62,9 @@ pub struct SpecInput<'a> {
     /// Already merged with the image config (Env, Cmd, Entrypoint, WorkingDir, User final).
     pub config: &'a ContainerConfig,
     pub host: &'a HostConfig,
+    /// The container's resolved mounts (Docker's inspect `Mounts`): binds of host paths and
+    /// volume data, tmpfs mounts. `HostConfig.Binds` and `Mounts` are not read again.
+    pub mounts: &'a [MountPoint],
     /// The mounted rootfs: `root.path`, and where `/etc/passwd` and `/etc/group` are read.
     pub rootfs: &'a Path,
     pub hostname_file: &'a Path,
@@ -308,6 +311,7 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
     let (masked, readonly) = mounts::masked_and_readonly(host, security.unmask_paths);
     let mounts = mounts::build(&mounts::MountInput {
         host,
+        mounts: input.mounts,
         hostname_file: input.hostname_file,
         hosts_file: input.hosts_file,
         resolv_file: input.resolv_file,

@@ -1,14 +1,14 @@
 //! The container's mount list: Docker's defaults (`/proc`, `/dev`, `/dev/pts`, `/sys`,
 //! `/sys/fs/cgroup`, `/dev/mqueue`, `/dev/shm`), the engine's files (`/etc/hostname`,
 //! `/etc/hosts`, `/etc/resolv.conf`, `/sbin/pouch-init`) and the user's mounts
-//! (`spec::user_mounts`), which replace defaults at the same destination; ordered so that a
+//! (`spec::user_mounts`: the resolved mounts and `--tmpfs`), which replace defaults at the same destination; ordered so that a
 //! parent is mounted before what is mounted inside it. Also the masked and read-only paths.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Mount;
-use pouch_api::container::HostConfig;
+use pouch_api::container::{HostConfig, MountPoint};
 
 use super::options::Ipc;
 use super::user_mounts::user_mounts;
@@ -23,6 +23,8 @@ pub const DEFAULT_SHM_SIZE: i64 = 64 * 1024 * 1024;
 /// What the mount list is built from.
 pub struct MountInput<'a> {
     pub host: &'a HostConfig,
+    /// The container's resolved mounts (volumes, binds, tmpfs).
+    pub mounts: &'a [MountPoint],
     pub hostname_file: &'a Path,
     pub hosts_file: &'a Path,
     pub resolv_file: &'a Path,
@@ -114,7 +116,7 @@ fn depth(m: &Mount) -> usize {
 
 /// The container's mount list.
 pub fn build(input: &MountInput) -> Result<Vec<Mount>, SpecError> {
-    let user = user_mounts(input.host)?;
+    let user = user_mounts(input.host, input.mounts)?;
     let user_dests: BTreeSet<PathBuf> =
         user.iter().map(|m| m.mount.destination().clone()).collect();
     let user_dev = user_dests.contains(Path::new("/dev"));

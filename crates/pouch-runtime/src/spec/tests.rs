@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, LinuxSeccompAction, Mount, PosixRlimitType};
-use pouch_api::container::{DeviceMapping, Resources, Ulimit};
+use pouch_api::container::{DeviceMapping, MountPoint, Resources, Ulimit};
 
 use super::seccomp::tests::action_for;
 use super::user::tests::fake_rootfs;
@@ -12,6 +12,8 @@ use super::*;
 pub(super) struct Fixture {
     pub(super) root: tempfile::TempDir,
     files: tempfile::TempDir,
+    /// The container's resolved mounts.
+    pub(super) mounts: Vec<MountPoint>,
 }
 
 impl Fixture {
@@ -23,6 +25,7 @@ impl Fixture {
         Fixture {
             root: fake_rootfs(),
             files,
+            mounts: Vec::new(),
         }
     }
 
@@ -46,6 +49,7 @@ impl Fixture {
             id: "abc123",
             config,
             host,
+            mounts: &self.mounts,
             rootfs: self.root.path(),
             hostname_file: &f.join("hostname"),
             hosts_file: &f.join("hosts"),
@@ -377,6 +381,71 @@ fn spec_tmpfs_device_ulimits_readonly() {
     assert_eq!(rl.len(), 1);
     assert_eq!(rl[0].typ(), PosixRlimitType::RlimitNofile);
     assert_eq!((rl[0].soft(), rl[0].hard()), (1024, 2048));
+}
+
+#[test]
+fn spec_mounts_come_from_the_resolved_mount_points() {
+    let mut fx = Fixture::new();
+    let mp = |kind: &str, source: &str, dest: &str, rw: bool, propagation: &str| MountPoint {
+        kind: kind.into(),
+        source: source.into(),
+        destination: dest.into(),
+        rw,
+        propagation: propagation.into(),
+        ..Default::default()
+    };
+    fx.mounts = vec![
+        mp("volume", "/v/data/_data", "/data/sub", true, ""),
+        mp("bind", "/srv/www", "/data", false, "rslave"),
+        mp("bind", "/srv/hosts", "/etc/hosts", true, "rprivate"),
+        mp("tmpfs", "", "/scratch", false, ""),
+    ];
+    // Binds are not parsed again: a bad one left in the host config changes nothing.
+    let host = HostConfig {
+        binds: Some(vec!["not-a-bind".into()]),
+        ..Default::default()
+    };
+    let spec = fx.generate(&sh(), &host).unwrap();
+    let data = find_mount(&spec, "/data").unwrap();
+    assert_eq!(data.typ().as_deref(), Some("bind"));
+    assert_eq!(data.source().as_deref(), Some(Path::new("/srv/www")));
+    assert_eq!(opts(data), vec!["rbind", "ro", "rslave"]);
+    let sub = find_mount(&spec, "/data/sub").unwrap();
+    assert_eq!(sub.source().as_deref(), Some(Path::new("/v/data/_data")));
+    assert_eq!(opts(sub), vec!["rbind"]);
+    let dests: Vec<&Path> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().as_path())
+        .collect();
+    let pos = |d: &str| dests.iter().position(|x| *x == Path::new(d)).unwrap();
+    assert!(pos("/data") < pos("/data/sub"), "a parent is mounted first");
+    let hosts: Vec<&Mount> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .filter(|m| m.destination() == Path::new("/etc/hosts"))
+        .collect();
+    assert_eq!(
+        hosts.len(),
+        1,
+        "the user's /etc/hosts replaces the engine's"
+    );
+    assert_eq!(hosts[0].source().as_deref(), Some(Path::new("/srv/hosts")));
+    let scratch = find_mount(&spec, "/scratch").unwrap();
+    assert_eq!(scratch.typ().as_deref(), Some("tmpfs"));
+    assert_eq!(opts(scratch), vec!["noexec", "nosuid", "nodev", "ro"]);
+    let linux = spec.linux().as_ref().unwrap();
+    assert_eq!(linux.rootfs_propagation().as_deref(), Some("rslave"));
+
+    fx.mounts
+        .push(mp("volume", "/v/x/_data", "/scratch", true, ""));
+    let err = fx.generate(&sh(), &host).unwrap_err();
+    assert!(
+        err.to_string().contains("duplicate mount point: /scratch"),
+        "{err}"
+    );
 }
 
 #[test]

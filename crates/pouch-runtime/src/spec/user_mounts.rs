@@ -1,14 +1,16 @@
-//! The user's mounts, parsed and checked: `--volume host:container[:opts]`
-//! (`HostConfig.Binds`; bind sources must exist, named volumes are not supported yet),
-//! `--mount type=bind|tmpfs` (`HostConfig.Mounts`) and `--tmpfs path[:opts]` (Docker's
-//! default `noexec,nosuid,nodev`, a user flag replacing its opposite). Destinations are
-//! absolute, cleaned and unique.
+//! The user's mounts in the spec: the container's resolved mounts (the `MountPoint`s the
+//! engine made at create from `--volume`, `--mount`, `--volumes-from` and image `VOLUME`s,
+//! Docker's inspect `Mounts`: a bind of the source, a host path or a volume's data, at the
+//! destination, read-only or not, with its propagation; a tmpfs for a tmpfs mount, sized by
+//! its `--mount` options) and `--tmpfs path[:opts]` (Docker's default `noexec,nosuid,nodev`,
+//! a user flag replacing its opposite). The engine checks `--volume` and `--mount` at create;
+//! `check` covers `--tmpfs`. Destinations are absolute, cleaned and unique.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::Mount;
-use pouch_api::container::HostConfig;
+use pouch_api::container::{HostConfig, MountPoint};
 
 use super::mounts::mount;
 use super::SpecError;
@@ -93,76 +95,6 @@ fn destination(flag: &str, raw: &str, dest: &str) -> Result<String, SpecError> {
     }
 }
 
-fn bind_source(flag: &str, raw: &str, source: &str, create: bool) -> Result<(), SpecError> {
-    if !Path::new(source).is_absolute() {
-        return Err(SpecError::invalid(
-            flag,
-            raw,
-            "named volumes are not supported yet (use an absolute host path)",
-        ));
-    }
-    if create && !Path::new(source).exists() {
-        std::fs::create_dir_all(source).map_err(|e| SpecError::Io {
-            what: format!("creating the bind source {source}"),
-            source: e,
-        })?;
-    }
-    if !Path::new(source).exists() {
-        return Err(SpecError::invalid(
-            flag,
-            raw,
-            format!("bind source path does not exist: {source}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `--volume host:container[:opts]` (opts: `ro`, `rw`, propagation, `z`, `Z`, `nocopy`).
-fn parse_bind(raw: &str) -> Result<UserMount, SpecError> {
-    let flag = "--volume";
-    let parts: Vec<&str> = raw.split(':').collect();
-    let (source, dest, opts) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, o] => (*s, *d, *o),
-        _ => {
-            return Err(SpecError::invalid(
-                flag,
-                raw,
-                "want host-path:container-path[:options]",
-            ))
-        }
-    };
-    let dest = destination(flag, raw, dest)?;
-    bind_source(flag, raw, source, false)?;
-    let mut ro = false;
-    let mut propagation = "rprivate";
-    for o in opts.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" => ro = true,
-            "rw" => ro = false,
-            "z" | "Z" | "nocopy" => {}
-            p if PROPAGATIONS.contains(&p) => propagation = p,
-            other => {
-                return Err(SpecError::invalid(
-                    flag,
-                    raw,
-                    format!("unknown option {other}"),
-                ))
-            }
-        }
-    }
-    let mut options = vec!["rbind"];
-    if ro {
-        options.push("ro");
-    }
-    options.push(propagation);
-    Ok(UserMount {
-        flag,
-        raw: raw.to_string(),
-        mount: mount(&dest, "bind", source, &options),
-    })
-}
-
 /// Merges `--tmpfs` options over the defaults: a user flag replaces its opposite.
 fn tmpfs_options(flag: &str, raw: &str, opts: &str) -> Result<Vec<String>, SpecError> {
     let mut out: Vec<String> = TMPFS_DEFAULTS.iter().map(|s| s.to_string()).collect();
@@ -203,40 +135,62 @@ fn parse_tmpfs(dest: &str, opts: &str) -> Result<UserMount, SpecError> {
     })
 }
 
-/// `--mount type=bind|tmpfs,...` (`HostConfig.Mounts`).
-fn parse_api_mount(m: &pouch_api::container::Mount) -> Result<UserMount, SpecError> {
+/// The `--mount` entry of `host` at destination `dest` and of type `kind`, for the settings
+/// a `MountPoint` does not carry (non-recursive binds, tmpfs size and mode).
+fn api_mount<'a>(
+    host: &'a HostConfig,
+    kind: &str,
+    dest: &str,
+) -> Option<&'a pouch_api::container::Mount> {
+    host.mounts
+        .iter()
+        .flatten()
+        .find(|m| m.kind == kind && clean_destination(&m.target).as_deref() == Some(dest))
+}
+
+/// The spec mount of one resolved mount (`bind`, `volume` or `tmpfs`).
+fn from_mount_point(host: &HostConfig, mp: &MountPoint) -> Result<UserMount, SpecError> {
     let flag = "--mount";
-    let raw = format!("type={},source={},target={}", m.kind, m.source, m.target);
-    let dest = destination(flag, &raw, &m.target)?;
-    let mount = match m.kind.as_str() {
-        "bind" => {
-            let opts = m.bind_options.clone().unwrap_or_default();
-            bind_source(flag, &raw, &m.source, opts.create_mountpoint)?;
+    let raw = format!(
+        "type={},source={},target={}",
+        mp.kind, mp.source, mp.destination
+    );
+    let dest = destination(flag, &raw, &mp.destination)?;
+    let mount = match mp.kind.as_str() {
+        "bind" | "volume" => {
+            if mp.source.is_empty() {
+                return Err(SpecError::Internal(format!(
+                    "the {} mount at {dest} has no source",
+                    mp.kind
+                )));
+            }
+            let opts = api_mount(host, "bind", &dest)
+                .and_then(|m| m.bind_options.clone())
+                .unwrap_or_default();
             let mut options = vec![if opts.non_recursive { "bind" } else { "rbind" }];
-            if m.read_only {
+            if !mp.rw {
                 options.push(if opts.read_only_force_recursive {
                     "rro"
                 } else {
                     "ro"
                 });
             }
-            let propagation = if opts.propagation.is_empty() {
-                "rprivate"
-            } else if PROPAGATIONS.contains(&opts.propagation.as_str()) {
-                opts.propagation.as_str()
-            } else {
-                return Err(SpecError::invalid(
-                    flag,
-                    &raw,
-                    format!("unknown propagation {}", opts.propagation),
-                ));
-            };
-            options.push(propagation);
-            mount(&dest, "bind", &m.source, &options)
+            if !mp.propagation.is_empty() {
+                if !PROPAGATIONS.contains(&mp.propagation.as_str()) {
+                    return Err(SpecError::invalid(
+                        flag,
+                        &raw,
+                        format!("unknown propagation {}", mp.propagation),
+                    ));
+                }
+                options.push(&mp.propagation);
+            }
+            mount(&dest, "bind", &mp.source, &options)
         }
         "tmpfs" => {
             let mut extra = Vec::new();
-            if let Some(t) = &m.tmpfs_options {
+            if let Some(t) = api_mount(host, "tmpfs", &dest).and_then(|m| m.tmpfs_options.as_ref())
+            {
                 if t.size_bytes > 0 {
                     extra.push(format!("size={}", t.size_bytes));
                 }
@@ -244,39 +198,27 @@ fn parse_api_mount(m: &pouch_api::container::Mount) -> Result<UserMount, SpecErr
                     extra.push(format!("mode={:o}", t.mode & 0o7777));
                 }
             }
-            if m.read_only {
+            if !mp.rw {
                 extra.push("ro".to_string());
             }
             let options = tmpfs_options(flag, &raw, &extra.join(","))?;
             let refs: Vec<&str> = options.iter().map(String::as_str).collect();
             mount(&dest, "tmpfs", "tmpfs", &refs)
         }
-        "volume" | "" => {
-            return Err(SpecError::invalid(
-                flag,
-                &raw,
-                "volume mounts are not supported yet (use type=bind)",
-            ))
-        }
         other => {
-            return Err(SpecError::invalid(
-                flag,
-                &raw,
-                format!("unsupported mount type {other}"),
-            ))
+            return Err(SpecError::Internal(format!(
+                "unknown mount type {other} at {dest}"
+            )))
         }
     };
     Ok(UserMount { flag, raw, mount })
 }
 
-/// Every user mount, checked; duplicates of a destination are refused.
-pub fn user_mounts(host: &HostConfig) -> Result<Vec<UserMount>, SpecError> {
+/// Every user mount: the resolved `mounts`, then `--tmpfs`; a destination twice is refused.
+pub fn user_mounts(host: &HostConfig, mounts: &[MountPoint]) -> Result<Vec<UserMount>, SpecError> {
     let mut out = Vec::new();
-    for b in host.binds.iter().flatten() {
-        out.push(parse_bind(b)?);
-    }
-    for m in host.mounts.iter().flatten() {
-        out.push(parse_api_mount(m)?);
+    for mp in mounts {
+        out.push(from_mount_point(host, mp)?);
     }
     for (dest, opts) in &host.tmpfs {
         out.push(parse_tmpfs(dest, opts)?);
@@ -288,21 +230,23 @@ pub fn user_mounts(host: &HostConfig) -> Result<Vec<UserMount>, SpecError> {
             return Err(SpecError::invalid(
                 m.flag,
                 &m.raw,
-                format!("duplicate mount point {dest}"),
+                format!("duplicate mount point: {dest}"),
             ));
         }
     }
     Ok(out)
 }
 
-/// Checks the user's mounts without building the spec (for `validate`).
+/// Checks `--tmpfs` without building the spec (for `validate`; the engine checks
+/// `--volume` and `--mount` when it resolves them).
 pub fn check(host: &HostConfig) -> Result<(), SpecError> {
-    user_mounts(host).map(|_| ())
+    user_mounts(host, &[]).map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pouch_api::container::{BindOptions, Mount as ApiMount, TmpfsOptions};
 
     #[test]
     fn spec_mounts_tmpfs_options_merge() {
@@ -321,24 +265,100 @@ mod tests {
         );
     }
 
+    fn mp(kind: &str, source: &str, dest: &str, rw: bool, propagation: &str) -> MountPoint {
+        MountPoint {
+            kind: kind.into(),
+            source: source.into(),
+            destination: dest.into(),
+            rw,
+            propagation: propagation.into(),
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn spec_mounts_binds() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().to_string_lossy().into_owned();
-        let m = parse_bind(&format!("{src}:/data:ro,rshared"))
-            .unwrap()
-            .mount;
-        assert_eq!(m.destination(), Path::new("/data"));
+    fn spec_mounts_from_mount_points() {
+        let host = HostConfig {
+            mounts: Some(vec![
+                ApiMount {
+                    kind: "tmpfs".into(),
+                    target: "/scratch/".into(),
+                    tmpfs_options: Some(TmpfsOptions {
+                        size_bytes: 1 << 20,
+                        mode: 0o1777,
+                    }),
+                    ..Default::default()
+                },
+                ApiMount {
+                    kind: "bind".into(),
+                    source: "/srv".into(),
+                    target: "/srv".into(),
+                    bind_options: Some(BindOptions {
+                        non_recursive: true,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        };
+        let mounts = [
+            mp("bind", "/host/data", "/data", false, "rshared"),
+            mp("volume", "/v/vol/_data", "/vol", true, ""),
+            mp("tmpfs", "", "/scratch", true, ""),
+            mp("bind", "/srv", "/srv", true, "rprivate"),
+        ];
+        let got = user_mounts(&host, &mounts).unwrap();
+        let opts = |i: usize| got[i].mount.options().clone().unwrap();
         assert_eq!(
-            m.options().as_deref().unwrap(),
-            &["rbind".to_string(), "ro".into(), "rshared".into()]
+            got[0].mount.source().as_deref(),
+            Some(Path::new("/host/data"))
         );
-        let err = parse_bind("/nonexistent-pouch-src:/data").unwrap_err();
-        assert!(err.to_string().contains("bind source path does not exist"));
-        assert!(parse_bind("myvol:/data").unwrap_err().is_invalid_argument());
-        assert!(parse_bind(&format!("{src}:data")).is_err());
-        assert!(parse_bind(&format!("{src}:/")).is_err());
-        assert!(parse_bind(&format!("{src}:/data:bogus")).is_err());
+        assert_eq!(opts(0), vec!["rbind", "ro", "rshared"]);
+        assert_eq!(got[1].mount.typ().as_deref(), Some("bind"));
+        assert_eq!(got[1].mount.destination(), Path::new("/vol"));
+        assert_eq!(opts(1), vec!["rbind"]);
+        assert_eq!(got[2].mount.typ().as_deref(), Some("tmpfs"));
+        assert_eq!(
+            opts(2),
+            vec!["noexec", "nosuid", "nodev", "size=1048576", "mode=1777"]
+        );
+        assert_eq!(opts(3), vec!["bind", "rprivate"]);
+
+        let dup = HostConfig {
+            tmpfs: [("/data".to_string(), String::new())].into(),
+            ..Default::default()
+        };
+        let err = user_mounts(&dup, &mounts[..1]).unwrap_err();
+        assert!(err.is_invalid_argument());
+        assert!(
+            err.to_string().contains("duplicate mount point: /data"),
+            "{err}"
+        );
+        let err = user_mounts(&host, &[mp("volume", "", "/x", true, "")]).unwrap_err();
+        assert!(
+            !err.is_invalid_argument(),
+            "a volume without a source is ours"
+        );
+        assert!(user_mounts(&host, &[mp("bind", "/a", "rel", true, "")]).is_err());
         assert_eq!(clean_destination("/a//b/./c/").unwrap(), "/a/b/c");
+    }
+
+    #[test]
+    fn spec_mounts_check_covers_tmpfs_only() {
+        let host = HostConfig {
+            binds: Some(vec!["anything:goes".into()]),
+            tmpfs: [("/run".to_string(), "size=1m".to_string())].into(),
+            ..Default::default()
+        };
+        check(&host).unwrap();
+        let bad = HostConfig {
+            tmpfs: [("run".to_string(), String::new())].into(),
+            ..Default::default()
+        };
+        assert!(check(&bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("invalid --tmpfs run"));
     }
 }

@@ -66,11 +66,7 @@ pub async fn remove(State(engine): State<AppState>, Path(id): Path<String>) -> R
 }
 
 /// `POST /networks/{id}/connect` `{"Container","EndpointConfig"}`: `200`.
-pub async fn connect(
-    State(engine): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Reply {
+pub async fn connect(State(engine): State<AppState>, Path(id): Path<String>, body: Bytes) -> Reply {
     let req: NetworkConnectRequest = json_body(&body, "network connect config")?;
     check_container(&req.container)?;
     engine.connect_network(&id, req).await?;
@@ -106,4 +102,175 @@ pub async fn prune(State(engine): State<AppState>, params: Params) -> Reply {
     let filters = params.filters()?;
     let report = engine.prune_networks(&filters).await?;
     Ok(json(&report))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The whole router over a real engine on a temp home. The engine is not initialised
+    //! (no bridge device or firewall is touched): the built-in networks exist as records,
+    //! and nothing here creates a network.
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::Router;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    struct Api {
+        _dir: tempfile::TempDir,
+        app: Router,
+    }
+
+    fn api() -> Api {
+        use pouch_engine::{Engine, EngineConfig, RegistryConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig {
+            home_dir: dir.path().join("home"),
+            exec_root: dir.path().join("exec"),
+            registry: RegistryConfig::default(),
+            max_concurrent_downloads: 3,
+            debug: false,
+            listen_addresses: vec![],
+            runtime: Default::default(),
+            network: Default::default(),
+        })
+        .unwrap();
+        Api {
+            _dir: dir,
+            app: super::super::router(engine),
+        }
+    }
+
+    impl Api {
+        async fn call(&self, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+            let req = Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::from(body.to_string()))
+                .unwrap();
+            let resp = self.app.clone().oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            let value = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!("not json ({e}): {:?}", String::from_utf8_lossy(&bytes))
+                })
+            };
+            (status, value)
+        }
+    }
+
+    fn message(v: &Value) -> &str {
+        v["message"].as_str().unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn builtins_list_and_inspect() {
+        let t = api();
+        for uri in ["/networks", "/v1.44/networks", "/networks/"] {
+            let (status, v) = t.call("GET", uri, "").await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {v}");
+            let names: Vec<&str> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["Name"].as_str().unwrap())
+                .collect();
+            for want in ["bridge", "host", "none"] {
+                assert!(names.contains(&want), "{uri}: {names:?}");
+            }
+        }
+        let (status, v) = t
+            .call(
+                "GET",
+                "/networks?filters=%7B%22driver%22%3A%7B%22host%22%3Atrue%7D%7D",
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v[0]["Name"], "host");
+
+        let (status, v) = t
+            .call(
+                "GET",
+                "/v1.44/networks/bridge?verbose=false&scope=local",
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v["Name"], "bridge");
+        assert_eq!(v["Driver"], "bridge");
+        assert_eq!(v["Scope"], "local");
+        assert_eq!(v["IPAM"]["Driver"], "default");
+        assert!(v["Containers"].is_object());
+    }
+
+    #[tokio::test]
+    async fn errors_have_dockers_statuses() {
+        let t = api();
+        for (method, uri, body) in [
+            ("GET", "/networks/nope", ""),
+            ("GET", "/networks/bridge?scope=swarm", ""),
+            ("DELETE", "/networks/nope", ""),
+            ("POST", "/networks/nope/connect", r#"{"Container":"web"}"#),
+            (
+                "POST",
+                "/networks/nope/disconnect",
+                r#"{"Container":"web"}"#,
+            ),
+            (
+                "POST",
+                "/networks/bridge/connect",
+                r#"{"Container":"nope","EndpointConfig":null}"#,
+            ),
+        ] {
+            let (status, v) = t.call(method, uri, body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {v}");
+            assert!(message(&v).contains("nope") || uri.contains("swarm"), "{v}");
+        }
+        let (status, v) = t.call("DELETE", "/networks/bridge", "").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+        for (method, uri, body, want) in [
+            ("POST", "/networks/create", "", "body is empty"),
+            (
+                "POST",
+                "/networks/create",
+                "{not json",
+                "invalid network config",
+            ),
+            (
+                "POST",
+                "/networks/bridge/connect",
+                "{}",
+                "names no container",
+            ),
+            ("POST", "/networks/bridge/disconnect", "", "body is empty"),
+            ("GET", "/networks?filters=%5B1%5D", "", "invalid filters"),
+            (
+                "POST",
+                "/networks/prune?filters=nope",
+                "",
+                "invalid filters",
+            ),
+        ] {
+            let (status, v) = t.call(method, uri, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {v}");
+            assert!(message(&v).contains(want), "{method} {uri}: {v}");
+        }
+    }
+
+    #[tokio::test]
+    async fn prune_keeps_the_builtins() {
+        let t = api();
+        let (status, v) = t.call("POST", "/networks/prune", "").await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
+        assert!(deleted.is_empty(), "{v}");
+        let (_, v) = t.call("GET", "/networks", "").await;
+        assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    }
 }

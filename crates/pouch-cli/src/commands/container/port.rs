@@ -41,7 +41,11 @@ pub fn lines(
             if port.parse::<u16>().is_err() {
                 return Err(PortError::Invalid(port.to_string()));
             }
-            let Some(Some(bindings)) = ports.get(&format!("{port}/{proto}")) else {
+            // docker: an exposed port without bindings is "not published" too
+            let Some(Some(bindings)) = ports
+                .get(&format!("{port}/{proto}"))
+                .filter(|b| b.as_ref().is_some_and(|b| !b.is_empty()))
+            else {
                 return Err(PortError::NotPublished {
                     port: spec.to_string(),
                     container: container.to_string(),
@@ -109,6 +113,7 @@ mod tests {
         );
         ports.insert("443/udp".into(), Some(vec![binding("0.0.0.0", "9443")]));
         ports.insert("9000/tcp".into(), None);
+        ports.insert("9001/tcp".into(), Some(vec![]));
         assert_eq!(
             lines(&ports, "web", None).unwrap(),
             [
@@ -128,6 +133,10 @@ mod tests {
         assert_eq!(
             lines(&ports, "web", Some("9000")).unwrap_err().to_string(),
             "Error: No public port '9000' published for web"
+        );
+        assert_eq!(
+            lines(&ports, "web", Some("9001")).unwrap_err().to_string(),
+            "Error: No public port '9001' published for web"
         );
         assert_eq!(
             lines(&ports, "web", Some("81/tcp"))

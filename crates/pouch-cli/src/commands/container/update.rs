@@ -85,6 +85,9 @@ pub struct UpdateArgs {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
+    /// Set disk quota for the rootfs or a volume mount point (10g, /data=5g, .*=1g)
+    #[arg(long)]
+    pub disk_quota: Vec<String>,
     /// Containers to update
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -106,7 +109,8 @@ pub fn build(args: &UpdateArgs) -> Result<Option<ContainerUpdate>, UpdateError> 
         || args.memory_reservation.is_some()
         || args.memory_swap.is_some()
         || args.pids_limit.is_some()
-        || args.restart.is_some();
+        || args.restart.is_some()
+        || !args.disk_quota.is_empty();
     if !given {
         return Ok(None);
     }
@@ -133,9 +137,16 @@ pub fn build(args: &UpdateArgs) -> Result<Option<ContainerUpdate>, UpdateError> 
         Some(p) if !p.is_empty() => parse_flag(Some(p), "--restart", parse_restart_policy)?,
         _ => None,
     };
+    let disk_quota = crate::commands::container_opts::mounts::parse_disk_quota(&args.disk_quota)
+        .map_err(|(value, reason)| UpdateError {
+            value,
+            flag: "--disk-quota",
+            reason,
+        })?;
     Ok(Some(ContainerUpdate {
         resources,
         restart_policy,
+        disk_quota,
     }))
 }
 

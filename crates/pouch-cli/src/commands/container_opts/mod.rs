@@ -246,7 +246,7 @@ pub struct ContainerOpts {
     /// Mount a tmpfs directory
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// Disk quota: SIZE for the root filesystem, or PATH=SIZE for the volume at PATH (a regexp: .*=SIZE)
+    /// Disk quota: SIZE (root filesystem) or PATH=SIZE (volume at PATH; PATH may be .*)
     #[arg(long)]
     pub disk_quota: Vec<String>,
     /// Project quota id of the container's disk quota (-1 allocates one)
@@ -422,13 +422,14 @@ impl ContainerOpts {
         // Volumes: `SRC:DST[:MODE]` are binds, a bare `DST` is an anonymous volume.
         let (binds, volumes) = host::split_volumes(&self.volume)?;
         let mounts = each(&self.mount, "--mount", mounts::parse_mount)?;
-        let disk_quota = mounts::parse_disk_quota(&self.disk_quota).map_err(|(value, reason)| {
-            OptsError::Flag {
-                value,
-                flag: "--disk-quota",
-                reason,
-            }
-        })?;
+        let disk_quota =
+            mounts::parse_disk_quota(&self.disk_quota).map_err(|(value, reason)| {
+                OptsError::Flag {
+                    value,
+                    flag: "--disk-quota",
+                    reason,
+                }
+            })?;
         let quota_id = match &self.quota_id {
             Some(id) => mounts::validate_quota_id(id).map_err(flag_err("--quota-id", id))?,
             None => String::new(),

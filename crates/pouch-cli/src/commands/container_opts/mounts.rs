@@ -10,6 +10,8 @@ use pouch_api::container::{BindOptions, Mount, MountDriver, TmpfsOptions, Volume
 use super::host::clean_path;
 use super::parse::{csv_fields, ram_in_bytes};
 
+const NONRECURSIVE: &str = "bind-nonrecursive is deprecated, use bind-recursive=disabled instead";
+
 /// Go's `strconv.ParseBool`.
 fn go_bool(text: &str) -> Option<bool> {
     match text {
@@ -46,9 +48,7 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
                 match field.to_lowercase().as_str() {
                     "readonly" | "ro" => m.read_only = true,
                     "volume-nocopy" => volume.get_or_insert_with(Default::default).no_copy = true,
-                    "bind-nonrecursive" => {
-                        return Err("bind-nonrecursive is deprecated, use bind-recursive=disabled instead".into())
-                    }
+                    "bind-nonrecursive" => return Err(NONRECURSIVE.into()),
                     _ => return Err(format!("invalid field '{field}' must be a key=value pair")),
                 }
                 continue;
@@ -71,11 +71,7 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
             "bind-propagation" => {
                 bind.get_or_insert_with(Default::default).propagation = val.to_lowercase()
             }
-            "bind-nonrecursive" => {
-                return Err(
-                    "bind-nonrecursive is deprecated, use bind-recursive=disabled instead".into(),
-                )
-            }
+            "bind-nonrecursive" => return Err(NONRECURSIVE.into()),
             "bind-recursive" => {
                 let b = bind.get_or_insert_with(Default::default);
                 match val {
@@ -85,17 +81,20 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
                     "readonly" => b.read_only_force_recursive = true,
                     _ => {
                         return Err(format!(
-                            "invalid value for {key}: {val} (must be \"enabled\", \"disabled\", \"writable\", or \"readonly\")"
+                            "invalid value for {key}: {val} (must be \"enabled\", \"disabled\", \
+                             \"writable\", or \"readonly\")"
                         ))
                     }
                 }
             }
             "volume-subpath" => volume.get_or_insert_with(Default::default).subpath = val.into(),
             "volume-nocopy" => {
-                volume.get_or_insert_with(Default::default).no_copy = go_bool(val)
-                    .ok_or_else(|| format!("invalid value for volume-nocopy: {val}"))?
+                volume.get_or_insert_with(Default::default).no_copy =
+                    go_bool(val).ok_or_else(|| format!("invalid value for volume-nocopy: {val}"))?
             }
-            "volume-label" => set_on_map(&mut volume.get_or_insert_with(Default::default).labels, val),
+            "volume-label" => {
+                set_on_map(&mut volume.get_or_insert_with(Default::default).labels, val)
+            }
             "volume-driver" => {
                 volume
                     .get_or_insert_with(Default::default)
@@ -140,16 +139,21 @@ pub fn parse_mount(text: &str) -> Result<Mount, String> {
             ));
         }
     }
+    let requires = |option: &str, other: &str| {
+        Err(format!(
+            "option '{option}' requires '{other}' to be specified in conjunction"
+        ))
+    };
     if let Some(b) = &bind {
         if b.read_only_non_recursive && !m.read_only {
-            return Err("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction".into());
+            return requires("bind-recursive=writable", "readonly");
         }
         if b.read_only_force_recursive {
             if !m.read_only {
-                return Err("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction".into());
+                return requires("bind-recursive=readonly", "readonly");
             }
             if b.propagation != "rprivate" {
-                return Err("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction".into());
+                return requires("bind-recursive=readonly", "bind-propagation=rprivate");
             }
         }
     }

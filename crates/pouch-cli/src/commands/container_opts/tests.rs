@@ -205,5 +205,179 @@ fn ports_volumes_env_and_labels() {
     );
     assert_eq!(v["Entrypoint"], serde_json::json!([""]));
     assert_eq!(v["HostConfig"]["NetworkMode"], "host");
-    assert!(v["NetworkingConfig"]["EndpointsConfig"]["host"].is_object());
+    // a single --network without endpoint options sends no endpoint (docker 28)
+    assert_eq!(
+        v["NetworkingConfig"]["EndpointsConfig"],
+        serde_json::json!({})
+    );
+}
+
+#[test]
+fn dns_and_hosts_like_docker() {
+    let v = serde_json::to_value(build(&["busybox"]).unwrap()).unwrap();
+    let hc = &v["HostConfig"];
+    assert_eq!(hc["Dns"], serde_json::json!([]));
+    assert_eq!(hc["DnsOptions"], serde_json::json!([]));
+    assert_eq!(hc["DnsSearch"], serde_json::json!([]));
+    assert_eq!(hc["ExtraHosts"], serde_json::Value::Null);
+    assert_eq!(hc["Links"], serde_json::Value::Null);
+    assert!(hc.get("Mounts").is_none());
+    let body = build(&[
+        "--dns",
+        "8.8.8.8",
+        "--dns-option",
+        "ndots:2",
+        "--dns-search",
+        "example.com.",
+        "--add-host",
+        "db:10.0.0.2",
+        "-P",
+        "-p",
+        "target=53,published=5353,protocol=udp",
+        "busybox",
+    ])
+    .unwrap();
+    let v = serde_json::to_value(&body).unwrap();
+    let hc = &v["HostConfig"];
+    assert_eq!(hc["Dns"], serde_json::json!(["8.8.8.8"]));
+    assert_eq!(hc["DnsOptions"], serde_json::json!(["ndots:2"]));
+    assert_eq!(hc["DnsSearch"], serde_json::json!(["example.com"]));
+    assert_eq!(hc["ExtraHosts"], serde_json::json!(["db:10.0.0.2"]));
+    assert_eq!(hc["PublishAllPorts"], true);
+    assert_eq!(
+        hc["PortBindings"],
+        serde_json::json!({"53/udp": [{"HostIp": "", "HostPort": "5353"}]})
+    );
+    assert_eq!(v["ExposedPorts"], serde_json::json!({"53/udp": {}}));
+    assert!(build(&["--dns-search", "1bad", "busybox"]).is_err());
+    assert!(build(&["--dns", "nope", "busybox"]).is_err());
+}
+
+#[test]
+fn network_flags_go_to_the_endpoint() {
+    // docker's run has no --alias (that is `network connect`'s flag)
+    assert!(Harness::try_parse_from(["run", "--alias", "x", "busybox"]).is_err());
+    let body = build(&[
+        "--network",
+        "mynet",
+        "--ip",
+        "10.9.0.5",
+        "--network-alias",
+        "web",
+        "--net-alias",
+        "www",
+        "--mac-address",
+        "02:42:0a:09:00:05",
+        "--link",
+        "db:database",
+        "busybox",
+    ])
+    .unwrap();
+    let v = serde_json::to_value(&body).unwrap();
+    assert_eq!(v["HostConfig"]["NetworkMode"], "mynet");
+    assert_eq!(v["HostConfig"]["Links"], serde_json::json!(["db:database"]));
+    assert!(
+        v.get("MacAddress").is_none(),
+        "API 1.44 has it per endpoint"
+    );
+    let ep = &v["NetworkingConfig"]["EndpointsConfig"]["mynet"];
+    assert_eq!(
+        ep["IPAMConfig"],
+        serde_json::json!({"IPv4Address": "10.9.0.5"})
+    );
+    assert_eq!(ep["Aliases"], serde_json::json!(["web", "www"]));
+    assert_eq!(ep["Links"], serde_json::json!(["db:database"]));
+    assert_eq!(ep["MacAddress"], "02:42:0a:09:00:05");
+
+    // no --network: the flags go to "default"; --link stays a legacy link there
+    let body = build(&["--ip", "192.168.5.9", "--link", "db", "busybox"]).unwrap();
+    let v = serde_json::to_value(&body).unwrap();
+    assert_eq!(v["HostConfig"]["NetworkMode"], "default");
+    assert_eq!(v["HostConfig"]["Links"], serde_json::json!(["db"]));
+    let ep = &v["NetworkingConfig"]["EndpointsConfig"]["default"];
+    assert_eq!(ep["IPAMConfig"]["IPv4Address"], "192.168.5.9");
+    assert_eq!(ep["Links"], serde_json::Value::Null);
+
+    // the long form, and two networks
+    let body = build(&[
+        "--network",
+        "name=a,alias=x,ip=10.1.0.2",
+        "--network",
+        "b",
+        "busybox",
+    ])
+    .unwrap();
+    let nc = body.networking_config.unwrap();
+    assert_eq!(body.host_config.unwrap().network_mode, "a");
+    assert_eq!(nc.endpoints_config.len(), 2);
+    assert_eq!(
+        nc.endpoints_config["a"]
+            .ipam_config
+            .as_ref()
+            .unwrap()
+            .ipv4_address,
+        "10.1.0.2"
+    );
+    assert_eq!(nc.endpoints_config["b"], Default::default());
+
+    let e = build(&["--network-alias", "x", "busybox"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "network-scoped aliases are only supported for user-defined networks"
+    );
+    let e = build(&["--mac-address", "xx", "busybox"]).unwrap_err();
+    assert_eq!(e.to_string(), "xx is not a valid mac address");
+    assert!(build(&["--ip", "10.0.0", "busybox"]).is_err());
+    assert!(build(&["--link", "a:b:c", "busybox"]).is_err());
+}
+
+#[test]
+fn mounts_and_disk_quota() {
+    let body = build(&[
+        "--mount",
+        "type=bind,source=/tmp,target=/host,readonly",
+        "--mount",
+        "type=volume,src=data,dst=/data,volume-nocopy",
+        "--mount",
+        "type=tmpfs,target=/run,tmpfs-size=1m",
+        "--disk-quota",
+        "10g",
+        "--disk-quota",
+        "/data=5g",
+        "--disk-quota",
+        ".*=1g",
+        "--quota-id",
+        "-1",
+        "--disable-network-files",
+        "busybox",
+    ])
+    .unwrap();
+    let v = serde_json::to_value(&body).unwrap();
+    assert_eq!(
+        v["HostConfig"]["Mounts"],
+        serde_json::json!([
+            {"Type": "bind", "Source": "/tmp", "Target": "/host", "ReadOnly": true},
+            {"Type": "volume", "Source": "data", "Target": "/data",
+             "VolumeOptions": {"NoCopy": true}},
+            {"Type": "tmpfs", "Target": "/run", "TmpfsOptions": {"SizeBytes": 1048576}}
+        ])
+    );
+    assert_eq!(
+        v["DiskQuota"],
+        serde_json::json!({"/": "10g", "/data": "5g", ".*": "1g"})
+    );
+    assert_eq!(v["QuotaID"], "-1");
+    assert_eq!(v["DisableNetworkFiles"], true);
+
+    let e = build(&["--mount", "type=bind,source=/a", "busybox"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid argument \"type=bind,source=/a\" for \"--mount\" flag: target is required"
+    );
+    let e = build(&["--disk-quota", "/data=lots", "busybox"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid argument \"/data=lots\" for \"--disk-quota\" flag: disk quota of /data: invalid size: 'lots'"
+    );
+    assert!(build(&["--quota-id", "x", "busybox"]).is_err());
 }

@@ -1,7 +1,8 @@
 //! `docker cp` and `docker export` on a container's root file system (the mounted rootfs, a
 //! host directory): `stat_path` (HEAD and the `X-Docker-Container-Path-Stat` header),
 //! `get_archive` (a tar of one path), `put_archive` (extract a tar into a directory) and
-//! `export` (the whole rootfs as a tar).
+//! `export` (the whole rootfs as a tar, without volumes, as Docker's). The `*_mounted`
+//! variants (`mounts`) do the same with the container's volumes and binds in place.
 //!
 //! Paths from the client are container paths and the container may be running and hostile,
 //! so nothing here resolves a path on the host: every lookup is `openat2(RESOLVE_IN_ROOT)`
@@ -12,6 +13,7 @@
 //! `ContainerExtractToDir`).
 
 mod extract;
+mod mounts;
 mod pack;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 pub use extract::{extract, ExtractOptions};
+pub use mounts::{extract_mounted, get_archive_mounted, stat_path_mounted};
 pub use pack::{export, get_archive};
 
 /// Deepest directory nesting walked or removed (each level holds a file descriptor).
@@ -47,6 +50,8 @@ pub enum ArchiveError {
         existing: &'static str,
         new: &'static str,
     },
+    #[error("mounted volume is marked read-only: cannot copy into {path} ({mount} is mounted read-only)")]
+    ReadOnly { path: String, mount: String },
     #[error("refused archive entry {entry:?}: {reason}")]
     Refused { entry: String, reason: String },
     #[error("reading the archive: {0} (send a plain tar stream)")]
@@ -69,6 +74,7 @@ impl From<ArchiveError> for ApiError {
             ArchiveError::NotDirectory { .. }
             | ArchiveError::Overwrite { .. }
             | ArchiveError::Refused { .. }
+            | ArchiveError::ReadOnly { .. }
             | ArchiveError::Read(_) => ApiError::invalid(e.to_string()),
             ArchiveError::Io { .. } => ApiError::internal(e.to_string()),
         }
