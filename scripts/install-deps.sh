@@ -8,9 +8,13 @@
 #   runc             the default OCI runtime
 #   libseccomp-dev   seccomp for pouch-runc (our libcontainer runtime)
 #   ca-certificates  TLS roots for cargo and registries
+#   nftables         nft, which pouchd drives for NAT and published ports
+#   iproute2 util-linux  ip, nsenter, losetup: the tests' outside hosts and loop filesystems
+#   btrfs-progs      mkfs.btrfs for the disk quota tests (the kernel has btrfs quota)
+#   python3          a UDP echo server in the published-port test
 set -euo pipefail
 
-need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev runc libseccomp-dev)
+need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev runc libseccomp-dev nftables iproute2 util-linux btrfs-progs python3)
 
 missing=()
 for p in "${need[@]}"; do

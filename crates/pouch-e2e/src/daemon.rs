@@ -31,6 +31,9 @@ pub struct DaemonOptions {
     pub extra_args: Vec<String>,
     /// Environment variables of pouchd (e.g. `POUCH_FAULT` for the rollback tests).
     pub env: Vec<(String, String)>,
+    /// `--home-dir` instead of `<temp>/home` (e.g. on a loop-mounted btrfs for disk quota);
+    /// the caller owns it, and the teardown unmounts what pouchd left below it.
+    pub home: Option<PathBuf>,
 }
 
 impl DaemonOptions {
@@ -306,7 +309,10 @@ impl Daemon {
         self.dir.path()
     }
     pub fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
+        match &self.opts.home {
+            Some(home) => home.clone(),
+            None => self.dir.path().join("home"),
+        }
     }
     pub fn exec_root(&self) -> PathBuf {
         self.dir.path().join("exec")
@@ -526,6 +532,9 @@ impl Daemon {
         }
         crate::procs::kill_processes_mentioning(&self.exec_root());
         crate::procs::unmount_below(self.dir.path());
+        if self.opts.home.is_some() {
+            crate::procs::unmount_below(&self.home());
+        }
     }
 }
 

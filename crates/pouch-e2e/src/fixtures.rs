@@ -59,6 +59,36 @@ pub fn busybox() -> &'static Image {
     })
 }
 
+/// busybox with a second layer holding `/data/hello` ("from-image\n") and
+/// `/data/sub/inner` ("inner\n"), and `Volumes: {"/data": {}}` in its config (a Dockerfile's
+/// `VOLUME /data`): the image of the volume tests (anonymous volumes, copy-up).
+pub fn busybox_with_volume() -> &'static Image {
+    static IMG: OnceLock<Image> = OnceLock::new();
+    IMG.get_or_init(|| {
+        let base = Layer::new(busybox_rootfs_tar(), Compression::Gzip, BUSYBOX_CREATED_BY);
+        let mut l = LayerBuilder::new();
+        l.dir("data")
+            .file("data/hello", b"from-image\n")
+            .dir("data/sub")
+            .file("data/sub/inner", b"inner\n");
+        let data = Layer::new(&l.into_tar(), Compression::Gzip, "ADD data /data");
+        let mut img = ImageSpec::new(Format::Docker).build(vec![base, data]);
+        // ImageSpec has no volumes: add them to the config, then point the manifest at it.
+        let mut config: serde_json::Value =
+            serde_json::from_slice(&img.config).expect("config is JSON");
+        config["config"]["Volumes"] = serde_json::json!({"/data": {}});
+        img.config = serde_json::to_vec(&config).expect("serialize config");
+        img.config_digest = crate::sha256_digest(&img.config);
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&img.manifest).expect("manifest is JSON");
+        manifest["config"]["digest"] = img.config_digest.clone().into();
+        manifest["config"]["size"] = img.config.len().into();
+        img.manifest = serde_json::to_vec_pretty(&manifest).expect("serialize manifest");
+        img.manifest_digest = crate::sha256_digest(&img.manifest);
+        img
+    })
+}
+
 /// A path inside one layer of an image, for checks of the unpacked snapshots.
 #[derive(Debug, Clone)]
 pub struct LayerPath {

@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod distribution;
 pub mod fixtures;
 pub mod image;
+pub mod loopfs;
 pub mod netenv;
 pub mod procs;
 pub mod proxy;

@@ -9,7 +9,16 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("pouch-api", &[][..]),
         ("pouch-sys", &[][..]),
         ("pouch-store", &["pouch-api"][..]),
-        ("pouch-snapshot", &["pouch-sys"][..]),
+        ("pouch-quota", &["pouch-sys"][..]),
+        ("pouch-snapshot", &["pouch-sys", "pouch-quota"][..]),
+        (
+            "pouch-network",
+            &["pouch-api", "pouch-sys", "pouch-store"][..],
+        ),
+        (
+            "pouch-volume",
+            &["pouch-api", "pouch-sys", "pouch-store", "pouch-quota"][..],
+        ),
         (
             "pouch-image",
             &["pouch-api", "pouch-sys", "pouch-store", "pouch-snapshot"][..],
@@ -29,6 +38,9 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "pouch-snapshot",
                 "pouch-image",
                 "pouch-runtime",
+                "pouch-network",
+                "pouch-volume",
+                "pouch-quota",
             ][..],
         ),
         ("pouchd", &["pouch-engine", "pouch-api", "pouch-sys"][..]),

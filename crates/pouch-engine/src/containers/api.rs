@@ -219,8 +219,8 @@ impl Engine {
     pub fn stat_container_path(&self, name: &str, path: &str) -> Result<PathStat, ApiError> {
         let c = self.containers.get(name)?;
         self.containers.ensure_mounted(&c)?;
-        let (root, path) = self.archive_root(&c.id, path);
-        Ok(archive::stat_path(&root, &path)?)
+        let (root, path, mounts) = self.archive_root(&c, path);
+        Ok(archive::stat_path_mounted(&root, &mounts, &path)?)
     }
 
     /// `GET /containers/{id}/archive` (blocking): returns the stat after writing the tar.
@@ -232,23 +232,41 @@ impl Engine {
     ) -> Result<PathStat, ApiError> {
         let c = self.containers.get(name)?;
         self.containers.ensure_mounted(&c)?;
-        let (root, inner) = self.archive_root(&c.id, path);
-        let stat = archive::get_archive(&root, &inner, out)?;
+        let (root, inner, mounts) = self.archive_root(&c, path);
+        let stat = archive::get_archive_mounted(&root, &mounts, &inner, out)?;
         self.containers
             .event(&c, "archive-path", &[("path", path.to_string())]);
         Ok(stat)
     }
 
     /// Where a container path is read from: the bundle for the files pouchd bind-mounts
-    /// (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`), else the root filesystem.
-    fn archive_root(&self, id: &str, path: &str) -> (std::path::PathBuf, String) {
+    /// (`/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`), else the root filesystem with
+    /// the container's mounts (volumes, binds) over it.
+    fn archive_root(
+        &self,
+        c: &super::Container,
+        path: &str,
+    ) -> (
+        std::path::PathBuf,
+        String,
+        Vec<pouch_api::container::MountPoint>,
+    ) {
         let clean = path.trim_end_matches('/');
         for f in ["hostname", "hosts", "resolv.conf"] {
             if clean == format!("/etc/{f}") {
-                return (self.containers.paths.bundle(id), format!("/{f}"));
+                return (
+                    self.containers.paths.bundle(&c.id),
+                    format!("/{f}"),
+                    Vec::new(),
+                );
             }
         }
-        (self.containers.paths.rootfs(id), path.to_string())
+        let mounts = c.record().mounts;
+        (
+            self.containers.paths.rootfs(&c.id),
+            path.to_string(),
+            mounts,
+        )
     }
 
     /// `PUT /containers/{id}/archive` (blocking).
@@ -261,7 +279,13 @@ impl Engine {
         input: &mut dyn Read,
     ) -> Result<(), ApiError> {
         let c = self.containers.get(name)?;
-        if c.record().host_config.readonly_rootfs {
+        let mounts = c.record().mounts;
+        let into_mount = mounts.iter().any(|m| {
+            let dest = m.destination.trim_end_matches('/');
+            let p = path.trim_end_matches('/');
+            p == dest || p.starts_with(&format!("{dest}/"))
+        });
+        if c.record().host_config.readonly_rootfs && !into_mount {
             return Err(ApiError::invalid(format!(
                 "container rootfs is marked read-only: cannot copy into container {name}"
             )));
@@ -281,7 +305,7 @@ impl Engine {
             no_overwrite_dir_non_dir,
             owner,
         };
-        archive::extract(&rootfs, path, &opts, input)?;
+        archive::extract_mounted(&rootfs, &mounts, path, &opts, input)?;
         self.containers
             .event(&c, "extract-to-dir", &[("path", path.to_string())]);
         Ok(())

@@ -69,6 +69,7 @@ impl Containers {
         let mut warnings = pouch_runtime::spec::validate(&config, &host)
             .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?;
         let mount_plan = self.plan_mounts(&config, &host)?;
+        let disk_quota = self.check_disk_quota(&config)?;
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
@@ -89,10 +90,21 @@ impl Containers {
         let name = self.reserve_name(name, &id)?;
         undo.name = Some(name.clone());
         let result = self
-            .allocate(&id, &host, &config, &lower_dirs, &mut undo)
+            .allocate(
+                &id,
+                &host,
+                &config,
+                &lower_dirs,
+                disk_quota.quota_id,
+                &mut undo,
+            )
             .and_then(|()| {
                 let rootfs = self.paths.rootfs(&id);
                 self.make_mounts(mount_plan, &rootfs, &mut undo.volumes)
+            })
+            .and_then(|mounts| {
+                self.apply_disk_quota(&id, &disk_quota, &mounts)?;
+                Ok(mounts)
             });
         let mounts = match result {
             Ok(mounts) => mounts,
@@ -169,9 +181,13 @@ impl Containers {
         host: &HostConfig,
         config: &ContainerConfig,
         lower_dirs: &[PathBuf],
+        quota_id: Option<u32>,
         undo: &mut Undo,
     ) -> Result<(), ApiError> {
-        let rw = self.snapshots.create_rw(id).map_err(internal)?;
+        let rw = self
+            .snapshots
+            .create_rw_with_quota_id(id, quota_id)
+            .map_err(internal)?;
         undo.snapshot = true;
         fault::check("create.snapshot")?;
         let bundle = self.paths.bundle(id);

@@ -224,8 +224,6 @@ impl Containers {
     /// Checks `DiskQuota` and `QuotaID` of a create body before anything is allocated: bad
     /// values and requests the home dir cannot enforce are 400s. The result goes to
     /// `Snapshotter::create_rw_with_quota_id` (`quota_id`) and `apply_disk_quota`.
-    // Called by create.rs (wired by the lead); until then only the tests reach it.
-    #[allow(dead_code)]
     pub(crate) fn check_disk_quota(&self, config: &ContainerConfig) -> Result<DiskQuota, ApiError> {
         let dq = parse(&config.disk_quota, &config.quota_id)?;
         if dq.is_empty() {
