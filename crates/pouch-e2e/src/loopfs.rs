@@ -144,12 +144,50 @@ impl LoopBtrfs {
             .collect())
     }
 
-    /// `btrfs qgroup show -re` of the filesystem (ids, usage and limits), for messages and
-    /// limit checks.
+    /// `btrfs qgroup show -re --raw` of the filesystem (ids, usage and limits in bytes).
     pub fn qgroups(&self) -> Result<String> {
         run(tool_cmd("btrfs")
             .args(["qgroup", "show", "-re", "--raw"])
             .arg(self.path()))
+    }
+
+    /// (qgroup id `0/<n>`, referenced limit in bytes, 0 for none) of every level-0 qgroup.
+    pub fn qgroup_limits(&self) -> Result<Vec<(u64, u64)>> {
+        let out = self.qgroups()?;
+        let mut v = Vec::new();
+        for l in out.lines() {
+            // qgroupid rfer excl max_rfer max_excl [path]
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            let Some(id) = cols.first().and_then(|c| c.strip_prefix("0/")) else {
+                continue;
+            };
+            let Ok(id) = id.parse() else {
+                continue;
+            };
+            let limit = match cols.get(3) {
+                Some(&"none") | None => 0,
+                Some(n) => n
+                    .parse()
+                    .with_context(|| format!("max_rfer in `btrfs qgroup show`: {l}"))?,
+            };
+            v.push((id, limit));
+        }
+        Ok(v)
+    }
+
+    /// The referenced limit in bytes (0 = none) of the subvolume at `rel` (relative to the
+    /// mount point, as `btrfs subvolume list` prints it); an error when `rel` is not a
+    /// subvolume or has no qgroup.
+    pub fn limit_of(&self, rel: &str) -> Result<u64> {
+        let subvols = self.subvolumes()?;
+        let Some((id, _)) = subvols.iter().find(|(_, p)| p == rel) else {
+            bail!("{rel} is not a subvolume of the loop btrfs; subvolumes: {subvols:?}");
+        };
+        let limits = self.qgroup_limits()?;
+        match limits.iter().find(|(q, _)| q == id) {
+            Some((_, limit)) => Ok(*limit),
+            None => bail!("subvolume {rel} (id {id}) has no qgroup: {limits:?}"),
+        }
     }
 }
 
@@ -176,32 +214,4 @@ fn is_mounted(path: &Path) -> bool {
         .unwrap_or_default()
         .lines()
         .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
-}
-
-/// The limit in bytes (`max_rfer`) of the qgroup of subvolume `rel` (relative to the mount
-/// point), read from `btrfs`: `None` when there is no such subvolume, `Some(0)` for none.
-pub fn qgroup_limit(fs: &LoopBtrfs, rel: &Path) -> Result<Option<u64>> {
-    let out = run(tool_cmd("btrfs")
-        .args(["subvolume", "show"])
-        .arg(fs.path().join(rel)))?;
-    let id = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Subvolume ID:"))
-        .map(|s| s.trim().to_string());
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    let qg = fs.qgroups()?;
-    let want = format!("0/{id}");
-    for l in qg.lines() {
-        let cols: Vec<&str> = l.split_whitespace().collect();
-        if cols.first() == Some(&want.as_str()) {
-            // qgroupid rfer excl max_rfer max_excl
-            return Ok(Some(match cols.get(3) {
-                Some(&"none") | None => 0,
-                Some(v) => v.parse().context("max_rfer of btrfs qgroup show")?,
-            }));
-        }
-    }
-    Ok(None)
 }

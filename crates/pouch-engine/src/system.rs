@@ -84,8 +84,8 @@ impl Engine {
                 ],
             ],
             plugins: json!({
-                "Volume": [],
-                "Network": [],
+                "Volume": ["local", "tmpfs"],
+                "Network": ["bridge", "host", "macvlan", "null"],
                 "Authorization": null,
                 "Log": ["json-file", "none"],
             }),
@@ -144,7 +144,16 @@ impl Engine {
             isolation: String::new(),
             init_binary: String::new(),
             security_options: Vec::new(),
-            warnings: Vec::new(),
+            warnings: self
+                .network
+                .forward_drops()
+                .into_iter()
+                .map(|c| {
+                    format!(
+                        "WARNING: the firewall chain {c} has policy drop: containers on pouch bridges cannot be forwarded through it"
+                    )
+                })
+                .collect(),
             listen_addresses: self.config.listen_addresses.clone(),
         }
     }
@@ -188,11 +197,24 @@ impl Engine {
     /// `GET /system/df`: images with their sizes and the total size of all layers, volumes
     /// with their `UsageData`.
     pub fn disk_usage(&self) -> Result<SystemDf, ApiError> {
-        let (layers_size, images) = self.images.disk_usage()?;
+        let (layers_size, mut images) = self.images.disk_usage()?;
+        let containers = self.list_containers(&crate::ListOptions {
+            all: true,
+            limit: None,
+            size: true,
+            filters: Default::default(),
+        })?;
+        for img in &mut images {
+            img.containers = containers.iter().filter(|c| c.image_id == img.id).count() as i64;
+        }
+        let containers = containers
+            .iter()
+            .map(|c| serde_json::to_value(c).map_err(|e| ApiError::internal(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SystemDf {
             layers_size,
             images,
-            containers: Vec::new(),
+            containers,
             volumes: self.volumes_disk_usage()?,
             build_cache: Vec::new(),
         })

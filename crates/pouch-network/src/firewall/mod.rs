@@ -196,6 +196,34 @@ impl Firewall {
             })
     }
 
+    /// Base chains of other tables on the forward hook whose policy is drop (Docker's
+    /// iptables `filter FORWARD`): each still votes on our traffic, so containers on our
+    /// bridges cannot get out through them. As `family table chain`.
+    pub fn foreign_forward_drops(&self) -> Result<Vec<String>, FirewallError> {
+        let out = self.nft(&["-j", "list", "chains"], None, "listing chains")?;
+        let v: serde_json::Value =
+            serde_json::from_str(&out).map_err(|source| FirewallError::Output {
+                table: self.table.clone(),
+                source,
+            })?;
+        Ok(v["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("chain"))
+            .filter(|c| c["hook"] == "forward" && c["policy"] == "drop")
+            .filter(|c| !(c["family"] == "ip" && c["table"] == self.table.as_str()))
+            .map(|c| {
+                format!(
+                    "{} {} {}",
+                    c["family"].as_str().unwrap_or("?"),
+                    c["table"].as_str().unwrap_or("?"),
+                    c["name"].as_str().unwrap_or("?")
+                )
+            })
+            .collect())
+    }
+
     fn run_batch(
         &self,
         batch: &nftables::schema::Nftables<'_>,

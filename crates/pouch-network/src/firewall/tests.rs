@@ -613,3 +613,32 @@ fn dnat_reaches_a_server_in_a_netns() {
         .unwrap();
     assert!(get(local, "/cgi-bin/ip").is_err());
 }
+
+#[test]
+fn a_foreign_forward_drop_policy_is_reported() {
+    if !can_run("a_foreign_forward_drop_policy_is_reported") {
+        return;
+    }
+    let ours = Firewall::new(&test_table("fwdours"));
+    let theirs = test_table("fwdtheirs");
+    // Policy drop, but an accept rule first: detected, and harmless to the other tests.
+    let script = format!(
+        "table ip {theirs} {{\n chain FORWARD {{\n type filter hook forward priority 0; policy drop;\n accept\n }}\n}}\n"
+    );
+    let status = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(script.as_bytes())?;
+            c.wait()
+        });
+    assert!(status.unwrap().success());
+    let found = ours.foreign_forward_drops();
+    let _ = Command::new("nft")
+        .args(["delete", "table", "ip", &theirs])
+        .status();
+    let found = found.unwrap();
+    assert!(found.contains(&format!("ip {theirs} FORWARD")), "{found:?}");
+    assert!(!found.iter().any(|c| c.contains(ours.table())), "{found:?}");
+}

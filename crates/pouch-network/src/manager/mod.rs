@@ -151,6 +151,7 @@ pub struct NetworkManager {
     firewall: Arc<Firewall>,
     dns: Arc<DnsRegistry>,
     state: Mutex<State>,
+    forward_drops: std::sync::Mutex<Vec<String>>,
 }
 
 impl NetworkManager {
@@ -164,6 +165,7 @@ impl NetworkManager {
             firewall,
             dns: Arc::new(DnsRegistry::default()),
             state: Mutex::new(State::default()),
+            forward_drops: std::sync::Mutex::new(Vec::new()),
             cfg,
         };
         let networks = mgr.load_records()?;
@@ -182,7 +184,30 @@ impl NetworkManager {
                 self.ensure_bridge(n).await?;
             }
         }
-        self.apply_firewall(&st).await
+        self.apply_firewall(&st).await?;
+        let drops = if self.cfg.bridge.iptables {
+            self.firewall.foreign_forward_drops().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        *self.forward_drops.lock().unwrap_or_else(|e| e.into_inner()) = drops.clone();
+        for chain in drops {
+            tracing::warn!(
+                "the firewall chain {chain} drops forwarded traffic by default: containers on \
+                 pouch's bridges cannot reach other networks or published ports through it \
+                 (a dockerd left it behind? set its policy to accept: nft chain {chain} '{{ policy accept; }}')"
+            );
+        }
+        Ok(())
+    }
+
+    /// Other tables' forward chains with a drop policy, as found at start (reported in
+    /// `info` and the log).
+    pub fn forward_drops(&self) -> Vec<String> {
+        self.forward_drops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The daemon's netlink connection, opened on first use (inside the runtime).
