@@ -31,6 +31,8 @@ pub struct DaemonOptions {
     pub extra_args: Vec<String>,
     /// Environment variables of pouchd (e.g. `POUCH_FAULT` for the rollback tests).
     pub env: Vec<(String, String)>,
+    /// The bridge, subnet and table to use (default: a fresh [`NetSlot`]).
+    pub net: Option<NetSlot>,
     /// `--home-dir` instead of `<temp>/home` (e.g. on a loop-mounted btrfs for disk quota);
     /// the caller owns it, and the teardown unmounts what pouchd left below it.
     pub home: Option<PathBuf>,
@@ -67,7 +69,8 @@ pub struct NetSlot {
 }
 
 impl NetSlot {
-    fn next() -> NetSlot {
+    /// A bridge, subnet and table no other daemon of this process has.
+    pub fn next() -> NetSlot {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 250;
         let p = std::process::id() % 100;
@@ -120,12 +123,13 @@ impl Daemon {
             fs::create_dir_all(dir.path().join(d))?;
         }
         fs::write(dir.path().join("config.json"), "{}\n")?;
+        let net = opts.net.clone().unwrap_or_else(NetSlot::next);
         let mut d = Daemon {
             bins: bins.clone(),
             opts,
             dir,
             child: None,
-            net: NetSlot::next(),
+            net,
         };
         d.spawn_and_wait()?;
         Ok(d)

@@ -392,3 +392,78 @@ fn l_is_loopback(line: &str) -> bool {
     let ns = line.trim_start_matches("nameserver").trim();
     ns.starts_with("127.") || ns == "::1"
 }
+
+#[test]
+fn daemon_bridge_flags() {
+    let Some(bins) = setup::e2e("daemon_bridge_flags") else {
+        return;
+    };
+    let reg = setup::busybox_registry(Default::default());
+    // --fixed-cidr, --default-gateway, --mtu and --ip-masq=false on the default bridge.
+    let slot = pouch_e2e::daemon::NetSlot::next();
+    let prefix = slot.prefix();
+    let mut opts = pouch_e2e::DaemonOptions::with_mirror(&reg.url());
+    opts.net = Some(slot);
+    opts.extra_args = vec![
+        "--mtu".into(),
+        "1400".into(),
+        "--ip-masq=false".into(),
+        "--fixed-cidr".into(),
+        format!("{prefix}.128/25"),
+        "--default-gateway".into(),
+        format!("{prefix}.254"),
+    ];
+    let d = pouch_e2e::Daemon::start(&bins, opts).expect("start pouchd");
+    d.pouch(&["pull", "busybox"]).ok();
+    let route = d.pouch(&["run", "--rm", "busybox", "ip", "route"]);
+    route.ok().says(&format!("default via {prefix}.254"));
+    let addr = d.pouch(&[
+        "run", "--rm", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    let a = addr.ok().out().to_string();
+    let host: u8 = a
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|ip| ip.split('/').next())
+        .and_then(|ip| ip.rsplit('.').next())
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("no address: {a}"));
+    assert!(host >= 128, "--fixed-cidr .128/25 gave .{host}");
+    d.pouch(&["run", "--rm", "busybox", "ip", "link", "show", "eth0"])
+        .ok()
+        .says("mtu 1400");
+    let v = d.pouch(&["network", "inspect", "bridge"]);
+    v.ok().says(&format!("{prefix}.128/25"));
+    // Without masquerade the outside host cannot answer (it has no route back).
+    let mut out = Outside::new();
+    out.serve(8089, "outside");
+    d.pouch(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        &http_sh(&out.addr, 8089),
+    ])
+    .fails();
+    drop(d);
+
+    // --iptables=false: no table, and -p is refused with a reason.
+    let mut opts = pouch_e2e::DaemonOptions::with_mirror(&reg.url());
+    opts.extra_args = vec!["--iptables=false".into()];
+    let d = pouch_e2e::Daemon::start(&bins, opts).expect("start pouchd");
+    d.pouch(&["pull", "busybox"]).ok();
+    assert_eq!(netenv::nft_rules(&d.net().table), 0);
+    d.pouch(&["run", "--rm", "-p", "80", "busybox", "true"])
+        .fails()
+        .says("--iptables=false");
+    d.pouch(&["run", "--rm", "busybox", "true"]).ok();
+    // Bad flags stop pouchd with a message naming them.
+    let mut bad = pouch_e2e::DaemonOptions::default();
+    bad.extra_args = vec!["--fixed-cidr".into(), "172.99.0.0/24".into()];
+    let err = pouch_e2e::Daemon::start(&bins, bad)
+        .err()
+        .expect("pouchd refuses");
+    assert!(err.to_string().contains("--fixed-cidr"), "{err:#}");
+}

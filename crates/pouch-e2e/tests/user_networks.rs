@@ -31,8 +31,19 @@ fn user_networks_dns_and_isolation() {
     ]);
     let id = id.ok().out().trim().to_string();
     assert_eq!(id.len(), 64, "network create prints the id: {id}");
-    d.pouch(&["network", "create", "--subnet", &sb, "netb"])
-        .ok();
+    let (gw_b, range_b) = (sb.replace(".0/24", ".254"), sb.replace(".0/24", ".128/25"));
+    d.pouch(&[
+        "network",
+        "create",
+        "--subnet",
+        &sb,
+        "--gateway",
+        &gw_b,
+        "--ip-range",
+        &range_b,
+        "netb",
+    ])
+    .ok();
     d.pouch(&["network", "create", "--internal", "--subnet", &si, "neti"])
         .ok();
     d.pouch(&["network", "create", "--subnet", &sa, "clash"])
@@ -110,6 +121,17 @@ fn user_networks_dns_and_isolation() {
         "600",
     ])
     .ok();
+    let b1 = d.container("b1")["NetworkSettings"]["Networks"]["netb"].clone();
+    assert_eq!(b1["Gateway"], gw_b.as_str(), "{b1}");
+    let host: u8 = b1["IPAddress"]
+        .as_str()
+        .unwrap()
+        .rsplit('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(host >= 128, "--ip-range .128/25 gave {b1}");
     d.pouch(&["exec", "b1", "ping", "-c", "1", "-W", "2", &a1])
         .fails();
     d.pouch(&["exec", "b1", "nslookup", "a1", "127.0.0.11"])
