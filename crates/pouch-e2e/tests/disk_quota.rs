@@ -4,8 +4,9 @@
 //! `--disk-quota` gets "Disk quota exceeded" while its neighbour does not, and `update
 //! --disk-quota` raises the limit live; sized volumes, `/data=SIZE` and `.*=SIZE` cap the
 //! volumes mounted there; `--quota-id` on btrfs and bad sizes are refused naming the value;
-//! removing containers and volumes leaves no subvolume or qgroup. On a home dir without a
-//! back end every quota request is an error and leaves nothing behind.
+//! removing containers and volumes leaves no subvolume or qgroup, and a device volume is
+//! still mounted though its dir is a subvolume. On a home dir without a back end every quota
+//! request is an error and leaves nothing behind.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -460,8 +460,10 @@ fn daemon_bridge_flags() {
         .says("--iptables=false");
     d.pouch(&["run", "--rm", "busybox", "true"]).ok();
     // Bad flags stop pouchd with a message naming them.
-    let mut bad = pouch_e2e::DaemonOptions::default();
-    bad.extra_args = vec!["--fixed-cidr".into(), "172.99.0.0/24".into()];
+    let bad = pouch_e2e::DaemonOptions {
+        extra_args: vec!["--fixed-cidr".into(), "172.99.0.0/24".into()],
+        ..Default::default()
+    };
     let err = pouch_e2e::Daemon::start(&bins, bad)
         .err()
         .expect("pouchd refuses");

@@ -531,7 +531,10 @@ impl Server {
             if client.role == Role::Waiting {
                 client.answer_last(&exit);
             }
-            client.close_when_flushed = true;
+            // A client whose request is not read yet may still attach and get the output.
+            if client.role != Role::Pending {
+                client.close_when_flushed = true;
+            }
             client.flush();
         }
         // Sources still open (a daemonized child holds the pipe) are abandoned.

@@ -133,19 +133,19 @@ pub fn unmount(target: &Path) -> Result<(), SysError> {
     }
 }
 
-/// Whether `path` is a mount point (its device differs from its parent's, or
-/// /proc/self/mountinfo lists it).
+/// Whether `path` is a mount point: its mount id differs from its parent's (statx
+/// `STATX_MNT_ID`), or, on kernels without it, /proc/self/mountinfo lists it. Not the
+/// device number: a btrfs subvolume has a device of its own without being a mount.
 pub fn is_mount_point(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // The cheap answer first (an overlay has a device of its own); mountinfo only for a
-    // mount of the same filesystem (a bind mount).
-    if let (Ok(m), Some(Ok(p))) = (
-        std::fs::symlink_metadata(path),
-        path.parent().map(std::fs::symlink_metadata),
-    ) {
-        if m.dev() != p.dev() {
-            return true;
-        }
+    use rustix::fs::{statx, AtFlags, StatxFlags, CWD};
+    let mnt_id = |p: &Path| {
+        statx(CWD, p, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::MNT_ID)
+            .ok()
+            .filter(|s| s.stx_mask & StatxFlags::MNT_ID.bits() != 0)
+            .map(|s| s.stx_mnt_id)
+    };
+    if let (Some(m), Some(Some(p))) = (mnt_id(path), path.parent().map(mnt_id)) {
+        return m != p;
     }
     let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return false;

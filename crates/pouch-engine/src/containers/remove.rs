@@ -80,12 +80,12 @@ impl Containers {
                 all.remove(&e);
             }
         }
-        c.observed.send_modify(|o| o.removed = true);
-        self.event(&c, "destroy", &[]);
         // Docker: `rm -v`, and the removal of an `--rm` container, take its anonymous
-        // volumes too.
+        // volumes too; before `removed` is observed, so `run --rm` returns after them.
         self.release_mounts(&c.id, &rec, volumes || rec.host_config.auto_remove)
             .await;
+        c.observed.send_modify(|o| o.removed = true);
+        self.event(&c, "destroy", &[]);
         Ok(())
     }
 
