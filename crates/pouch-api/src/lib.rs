@@ -7,6 +7,7 @@ pub mod error;
 pub mod filters;
 pub mod image;
 pub mod network;
+pub mod paths;
 pub mod progress;
 pub mod reference;
 pub mod system;

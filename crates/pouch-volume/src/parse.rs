@@ -6,7 +6,7 @@
 //! and the value (`invalid --volume a:b: ...`) and are the user's (HTTP 400).
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use pouch_api::container::Mount;
 
@@ -74,22 +74,7 @@ fn invalid(flag: &str, raw: &str, reason: impl std::fmt::Display) -> VolumeError
     VolumeError::Invalid(format!("invalid {flag} {raw}: {reason}"))
 }
 
-/// Cleans an absolute container path; `None` when it is relative or climbs with `..`.
-pub fn clean_destination(dest: &str) -> Option<String> {
-    let p = Path::new(dest);
-    if !p.is_absolute() {
-        return None;
-    }
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out.to_string_lossy().into_owned())
-}
+pub use pouch_api::paths::clean_absolute as clean_destination;
 
 fn destination(flag: &str, raw: &str, dest: &str) -> Result<String, VolumeError> {
     match clean_destination(dest) {

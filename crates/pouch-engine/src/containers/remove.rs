@@ -106,11 +106,6 @@ impl Containers {
         filters: &Filters,
     ) -> Result<ContainerPruneResponse, ApiError> {
         filters.check_keys(&["until", "label", "label!"])?;
-        let until = filters
-            .get("until")
-            .last()
-            .map(|v| parse_until(v))
-            .transpose()?;
         let mut deleted = Vec::new();
         let mut reclaimed = 0u64;
         for c in self.all() {
@@ -121,19 +116,7 @@ impl Containers {
             ) {
                 continue;
             }
-            if let Some(t) = until {
-                let created = chrono::DateTime::parse_from_rfc3339(&rec.created)
-                    .map(|d| d.timestamp())
-                    .unwrap_or(0);
-                if created > t {
-                    continue;
-                }
-            }
-            if !super::query::labels_match(filters.get("label"), &rec.config.labels)
-                || filters.get("label!").iter().any(|l| {
-                    super::query::labels_match(std::slice::from_ref(l), &rec.config.labels)
-                })
-            {
+            if !crate::prune::matches(filters, &rec.created, &rec.config.labels)? {
                 continue;
             }
             let size = self.snapshots.rw_usage(&c.id);
@@ -147,25 +130,4 @@ impl Containers {
             space_reclaimed: reclaimed,
         })
     }
-}
-
-/// `until` as unix seconds: a timestamp, RFC 3339, or a Go duration before now (`10m`).
-fn parse_until(v: &str) -> Result<i64, ApiError> {
-    if let Ok(n) = v.split('.').next().unwrap_or(v).parse::<i64>() {
-        return Ok(n);
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Ok(t.timestamp());
-    }
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
-    let n: i64 = num
-        .parse()
-        .map_err(|_| ApiError::invalid(format!("invalid filter 'until={v}'")))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(ApiError::invalid(format!("invalid filter 'until={v}'"))),
-    };
-    Ok(chrono::Utc::now().timestamp() - secs)
 }

@@ -7,7 +7,6 @@
 //! `check` covers `--tmpfs`. Destinations are absolute, cleaned and unique.
 
 use std::collections::BTreeSet;
-use std::path::{Component, Path, PathBuf};
 
 use oci_spec::runtime::Mount;
 use pouch_api::container::{HostConfig, MountPoint};
@@ -66,22 +65,7 @@ pub struct UserMount {
     pub mount: Mount,
 }
 
-/// Cleans an absolute container path; `None` when it is relative or climbs with `..`.
-fn clean_destination(dest: &str) -> Option<String> {
-    let p = Path::new(dest);
-    if !p.is_absolute() {
-        return None;
-    }
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
-        match c {
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out.to_string_lossy().into_owned())
-}
+use pouch_api::paths::clean_absolute as clean_destination;
 
 fn destination(flag: &str, raw: &str, dest: &str) -> Result<String, SpecError> {
     match clean_destination(dest) {
@@ -246,6 +230,7 @@ pub fn check(host: &HostConfig) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use pouch_api::container::{BindOptions, Mount as ApiMount, TmpfsOptions};
 
     #[test]
