@@ -32,7 +32,10 @@ fn ip(args: &[&str]) {
 
 impl Outside {
     pub fn new() -> Outside {
-        let n = (std::process::id() % 200) as u8;
+        // Unique per process and per call: tests of one binary run at the same time.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let c = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let n = ((std::process::id() * 7 + c) % 250) as u8;
         let ns = format!("pouch-out-{n}");
         let host_if = format!("pout{n}h");
         let _ = Command::new("ip").args(["netns", "del", &ns]).status();
@@ -100,7 +103,14 @@ impl Outside {
             .spawn()
             .expect("start httpd in the outside netns");
         self.servers.push(child);
-        std::thread::sleep(Duration::from_millis(300));
+        // Ready when it answers from inside its own namespace.
+        let addr = self.addr.clone();
+        let ready = crate::wait_for(Duration::from_secs(10), || self.get(&addr, port));
+        assert!(
+            ready.is_some(),
+            "httpd in {} did not come up on port {port}",
+            self.ns
+        );
     }
 
     /// `GET /` from the outside host to `host:port` (busybox nc: busybox wget crashes now and

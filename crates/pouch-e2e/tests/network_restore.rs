@@ -56,9 +56,12 @@ fn fifty_containers_leave_nothing() {
         d.pouch(&["run", "--rm", "-p", "80", "busybox", "true"])
             .ok();
     }
-    assert_eq!(
-        netenv::bridge_ports(&bridge).len(),
-        links,
+    // Host veths are deleted in the background (the kernel takes 10-20 ms per veth).
+    let settled = wait_for(Duration::from_secs(10), || {
+        (netenv::bridge_ports(&bridge).len() == links).then_some(())
+    });
+    assert!(
+        settled.is_some(),
         "links left: {:?}",
         netenv::bridge_ports(&bridge)
     );

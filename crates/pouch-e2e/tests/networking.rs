@@ -218,8 +218,12 @@ fn bridge_nat_and_published_ports() {
         rules_before,
         "rules left after rm"
     );
+    // Host veths are deleted in the background (the kernel takes 10-20 ms per veth).
     assert!(
-        netenv::bridge_ports(&bridge).is_empty(),
+        wait_for(Duration::from_secs(5), || netenv::bridge_ports(&bridge)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
         "veths left: {:?}",
         netenv::bridge_ports(&bridge)
     );

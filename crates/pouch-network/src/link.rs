@@ -257,6 +257,22 @@ impl Netlink {
         delete_by_name(&self.handle, name).await
     }
 
+    /// The index of link `name`, `None` when there is none.
+    pub async fn link_index(&self, name: &str) -> Result<Option<u32>, LinkError> {
+        check_name(name)?;
+        Ok(get_link(&self.handle, name).await?.map(|l| l.header.index))
+    }
+
+    /// Deletes the link with this index; Ok when there is none. A link's index is never
+    /// reused while the old one exists, so this cannot hit a newer link of the same name.
+    pub async fn delete_link_index(&self, index: u32) -> Result<(), LinkError> {
+        match self.handle.link().del(index).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if is_errno(&e, ENODEV) => Ok(()),
+            Err(e) => Err(nl_err("delete link", &format!("index {index}"))(e)),
+        }
+    }
+
     /// All link names in the daemon's netns (for reconciling leftovers).
     pub async fn link_names(&self) -> Result<Vec<String>, LinkError> {
         let links: Vec<LinkMessage> = self

@@ -59,7 +59,7 @@ fn main() -> ExitCode {
 
 fn init_logging(debug: bool) {
     let default = if debug {
-        "info,pouchd=debug,pouch_engine=debug,pouch_image=debug,pouch_store=debug,pouch_snapshot=debug"
+        "info,pouchd=debug,pouch_engine=debug,pouch_image=debug,pouch_store=debug,pouch_snapshot=debug,pouch_network=debug,pouch_volume=debug,pouch_quota=debug"
     } else {
         "info"
     };

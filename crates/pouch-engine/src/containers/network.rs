@@ -231,7 +231,9 @@ impl Containers {
         if is_special(&mode) {
             return;
         }
+        let began = std::time::Instant::now();
         self.network.detach(&c.id).await;
+        tracing::debug!(id = %c.id, ms = began.elapsed().as_secs_f64() * 1000.0, "network detached");
         c.with_record(|r| {
             r.endpoints.clear();
             r.ports.clear();

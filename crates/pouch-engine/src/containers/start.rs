@@ -63,6 +63,7 @@ impl Containers {
         let state_dir = self.paths.state_dir(&id);
         let cgroups_path = cgroups_path(&rec.host_config.resources.cgroup_parent, &id);
         let init = rec.host_config.resources.init.unwrap_or(false);
+        let net_began = Instant::now();
         let net = match self.attach_network(c).await {
             Ok(n) => n,
             Err(e) => {
@@ -71,6 +72,7 @@ impl Containers {
                 return Err(e);
             }
         };
+        tracing::debug!(id = %id, ms = net_began.elapsed().as_secs_f64() * 1000.0, "network attached");
         let files = net.files_dir.clone();
         let netns = net.netns;
         let spec = {

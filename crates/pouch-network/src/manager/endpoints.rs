@@ -409,16 +409,35 @@ impl NetworkManager {
                 (leases, ports, self.netns_path(cid))
             }
         };
+        // Deleting a veth waits for the kernel's RCU grace periods (10-20 ms): the host ends
+        // are looked up now and deleted by index in the background, so a new link of the
+        // same name (a quick restart) is never hit.
+        let mut indexes = Vec::new();
         for l in &leases {
             self.dns.remove_ip(&l.network_id, l.ip);
-            if !l.host_if.is_empty() {
-                let deleted = match self.nl().await {
-                    Ok(nl) => nl.delete_link(&l.host_if).await.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                if let Err(e) = deleted {
-                    tracing::warn!(container = cid, link = %l.host_if, "cannot delete link: {e}");
-                }
+            if l.host_if.is_empty() {
+                continue;
+            }
+            match self.nl().await {
+                Ok(nl) => match nl.link_index(&l.host_if).await {
+                    Ok(Some(i)) => indexes.push(i),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(container = cid, link = %l.host_if, "{e}"),
+                },
+                Err(e) => tracing::warn!(container = cid, "{e}"),
+            }
+        }
+        if !indexes.is_empty() {
+            if let Ok(nl) = self.nl().await {
+                let nl = nl.clone();
+                let cid = cid.to_string();
+                tokio::spawn(async move {
+                    for i in indexes {
+                        if let Err(e) = nl.delete_link_index(i).await {
+                            tracing::warn!(container = %cid, "cannot delete a host veth: {e}");
+                        }
+                    }
+                });
             }
         }
         if let Err(e) = crate::netns::remove(&netns) {
