@@ -12,7 +12,7 @@ use pouch_api::Filters;
 
 use crate::events::typed_json_stream;
 use crate::hijack::HijackedStream;
-use crate::transport::{self, path_escape, query, read_all, Body};
+use crate::transport::{self, decode, path_escape, query, read_all, Body};
 use crate::{ByteStream, Client, ClientError, TypedStream};
 
 /// What [`Client::container_attach`] connects to.
@@ -107,10 +107,7 @@ impl WaitFuture {
     /// Reads the wait's answer (blocks until the condition is met).
     pub async fn result(self) -> Result<WaitResponse, ClientError> {
         let bytes = read_all(self.body, "container wait").await?;
-        serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
-            what: "container wait".into(),
-            source,
-        })
+        decode(&bytes, "container wait")
     }
 }
 
@@ -148,13 +145,6 @@ fn list_query(all: bool, limit: Option<i64>, size: bool, filters: &Filters) -> S
 }
 
 impl Client {
-    /// Sends a request whose answer has no body of interest (204, 304 and the like).
-    async fn send_empty(&self, method: Method, path: &str, what: &str) -> Result<(), ClientError> {
-        self.send_bytes(method, path, vec![], Body::Empty, what)
-            .await
-            .map(|_| ())
-    }
-
     /// `POST /containers/create?name=`.
     pub async fn container_create(
         &self,
@@ -181,8 +171,13 @@ impl Client {
         query: String,
     ) -> Result<(), ClientError> {
         let path = format!("{}{query}", container_path(id, action));
-        self.send_empty(Method::POST, &path, &format!("container {action}"))
-            .await
+        self.send_empty(
+            Method::POST,
+            &path,
+            Body::Empty,
+            &format!("container {action}"),
+        )
+        .await
     }
 
     /// `POST /containers/{id}/start` (a `304` for a running container is not an error).
@@ -249,7 +244,7 @@ impl Client {
             q.push(("v", "1".to_string()));
         }
         let path = format!("/containers/{}{}", path_escape(id), query(&q));
-        self.send_empty(Method::DELETE, &path, "container remove")
+        self.send_empty(Method::DELETE, &path, Body::Empty, "container remove")
             .await
     }
 
@@ -350,7 +345,7 @@ impl Client {
             container_path(id, "resize"),
             resize_query(height, width)
         );
-        self.send_empty(Method::POST, &path, "container resize")
+        self.send_empty(Method::POST, &path, Body::Empty, "container resize")
             .await
     }
 
@@ -393,7 +388,7 @@ impl Client {
             container_path(id, "rename"),
             query(&[("name", new_name.to_string())])
         );
-        self.send_empty(Method::POST, &path, "container rename")
+        self.send_empty(Method::POST, &path, Body::Empty, "container rename")
             .await
     }
 
@@ -435,13 +430,13 @@ impl Client {
         &self,
         filters: &Filters,
     ) -> Result<ContainerPruneResponse, ClientError> {
-        let mut q = Vec::new();
-        if !filters.is_empty() {
-            q.push(("filters", filters.to_query()));
-        }
-        let path = format!("/containers/prune{}", query(&q));
-        self.send_json(Method::POST, &path, vec![], Body::Empty, "container prune")
-            .await
+        self.send_filtered(
+            Method::POST,
+            "/containers/prune",
+            filters,
+            "container prune",
+        )
+        .await
     }
 }
 

@@ -9,7 +9,7 @@ use pouch_api::system::AuthConfig;
 use pouch_api::Filters;
 
 use crate::json_stream::json_stream;
-use crate::transport::{self, path_escape, query, Body};
+use crate::transport::{self, decode, path_escape, query, Body};
 use crate::{encode_registry_auth, BodyStream, ByteStream, Client, ClientError, JsonStream};
 
 /// Where `import` takes the filesystem tarball from.
@@ -116,20 +116,12 @@ impl Client {
 
     /// `GET /images/{name}/json` as untyped JSON (every field the daemon sends).
     pub async fn image_inspect_json(&self, name: &str) -> Result<serde_json::Value, ClientError> {
-        let raw = self.image_inspect_raw(name).await?;
-        serde_json::from_slice(&raw).map_err(|source| ClientError::Decode {
-            what: "image inspect".into(),
-            source,
-        })
+        decode(&self.image_inspect_raw(name).await?, "image inspect")
     }
 
     /// `GET /images/{name}/json`, typed.
     pub async fn image_inspect(&self, name: &str) -> Result<ImageInspect, ClientError> {
-        let raw = self.image_inspect_raw(name).await?;
-        serde_json::from_slice(&raw).map_err(|source| ClientError::Decode {
-            what: "image inspect".into(),
-            source,
-        })
+        decode(&self.image_inspect_raw(name).await?, "image inspect")
     }
 
     /// `GET /images/{name}/history`.
@@ -146,9 +138,8 @@ impl Client {
             q.push(("tag", tag.to_string()));
         }
         let path = format!("/images/{}/tag{}", path_escape(source), query(&q));
-        self.send_bytes(Method::POST, &path, vec![], Body::Empty, "image tag")
+        self.send_empty(Method::POST, &path, Body::Empty, "image tag")
             .await
-            .map(|_| ())
     }
 
     /// `DELETE /images/{name}?force=&noprune=`.
@@ -172,10 +163,7 @@ impl Client {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Vec::new());
         }
-        serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
-            what: "image remove".into(),
-            source,
-        })
+        decode(&bytes, "image remove")
     }
 
     /// `GET /images/get?names=...`: a tar archive of the images, streamed.
@@ -246,12 +234,7 @@ impl Client {
     /// `POST /images/prune?filters=`: removes unused images (dangling only unless the filter
     /// `dangling=false` is given).
     pub async fn prune_images(&self, filters: &Filters) -> Result<ImagePruneResponse, ClientError> {
-        let mut q = Vec::new();
-        if !filters.is_empty() {
-            q.push(("filters", filters.to_query()));
-        }
-        let path = format!("/images/prune{}", query(&q));
-        self.send_json(Method::POST, &path, vec![], Body::Empty, "image prune")
+        self.send_filtered(Method::POST, "/images/prune", filters, "image prune")
             .await
     }
 }

@@ -20,6 +20,8 @@ mod images;
 mod json_stream;
 mod networks;
 mod system;
+#[cfg(test)]
+mod test_server;
 mod transport;
 mod volumes;
 

@@ -8,19 +8,11 @@ use pouch_api::network::{
 };
 use pouch_api::Filters;
 
-use crate::transport::{path_escape, query, Body};
+use crate::transport::{decode, path_escape, Body};
 use crate::{Client, ClientError};
 
 fn network_path(id: &str) -> String {
     format!("/networks/{}", path_escape(id))
-}
-
-fn filters_query(filters: &Filters) -> String {
-    if filters.is_empty() {
-        String::new()
-    } else {
-        query(&[("filters", filters.to_query())])
-    }
 }
 
 impl Client {
@@ -41,8 +33,7 @@ impl Client {
 
     /// `GET /networks?filters=`.
     pub async fn network_list(&self, filters: &Filters) -> Result<Vec<Network>, ClientError> {
-        let path = format!("/networks{}", filters_query(filters));
-        self.send_json(Method::GET, &path, vec![], Body::Empty, "network list")
+        self.send_filtered(Method::GET, "/networks", filters, "network list")
             .await
     }
 
@@ -60,24 +51,18 @@ impl Client {
 
     /// `GET /networks/{id}`, typed.
     pub async fn network_inspect(&self, id: &str) -> Result<Network, ClientError> {
-        let raw = self.network_inspect_raw(id).await?;
-        serde_json::from_slice(&raw).map_err(|source| ClientError::Decode {
-            what: "network inspect".into(),
-            source,
-        })
+        decode(&self.network_inspect_raw(id).await?, "network inspect")
     }
 
     /// `DELETE /networks/{id}`.
     pub async fn network_remove(&self, id: &str) -> Result<(), ClientError> {
-        self.send_bytes(
+        self.send_empty(
             Method::DELETE,
             &network_path(id),
-            vec![],
             Body::Empty,
             "network remove",
         )
         .await
-        .map(|_| ())
     }
 
     /// `POST /networks/prune?filters=`.
@@ -85,8 +70,7 @@ impl Client {
         &self,
         filters: &Filters,
     ) -> Result<NetworkPruneResponse, ClientError> {
-        let path = format!("/networks/prune{}", filters_query(filters));
-        self.send_json(Method::POST, &path, vec![], Body::Empty, "network prune")
+        self.send_filtered(Method::POST, "/networks/prune", filters, "network prune")
             .await
     }
 
@@ -97,15 +81,8 @@ impl Client {
         req: &NetworkConnectRequest,
     ) -> Result<(), ClientError> {
         let path = format!("{}/connect", network_path(id));
-        self.send_bytes(
-            Method::POST,
-            &path,
-            vec![],
-            Body::json(req),
-            "network connect",
-        )
-        .await
-        .map(|_| ())
+        self.send_empty(Method::POST, &path, Body::json(req), "network connect")
+            .await
     }
 
     /// `POST /networks/{id}/disconnect`.
@@ -115,71 +92,17 @@ impl Client {
         req: &NetworkDisconnectRequest,
     ) -> Result<(), ClientError> {
         let path = format!("{}/disconnect", network_path(id));
-        self.send_bytes(
-            Method::POST,
-            &path,
-            vec![],
-            Body::json(req),
-            "network disconnect",
-        )
-        .await
-        .map(|_| ())
+        self.send_empty(Method::POST, &path, Body::json(req), "network disconnect")
+            .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use pouch_api::container::{EndpointIpamConfig, EndpointSettings};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::UnixListener;
 
     use super::*;
-
-    /// Serves one request on `listener` with `status` and `body`; returns the request as
-    /// received (head and body).
-    async fn serve_once(
-        listener: UnixListener,
-        status: &'static str,
-        body: &'static str,
-    ) -> String {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = conn.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed before the request ended");
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let len = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break;
-                }
-            }
-        }
-        let answer = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        conn.write_all(answer.as_bytes()).await.unwrap();
-        conn.shutdown().await.unwrap();
-        String::from_utf8(buf).unwrap()
-    }
-
-    fn server() -> (tempfile::TempDir, UnixListener, Client) {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("pouchd.sock");
-        let listener = UnixListener::bind(&sock).unwrap();
-        let client = Client::new(&format!("unix://{}", sock.display())).unwrap();
-        (dir, listener, client)
-    }
+    use crate::test_server::{request_body, serve_once, server};
 
     #[tokio::test]
     async fn create_sends_the_body_and_reads_the_id() {
@@ -201,8 +124,7 @@ mod tests {
             sent.starts_with("POST /v1.44/networks/create HTTP/1.1\r\n"),
             "{sent}"
         );
-        let body = &sent[sent.find("\r\n\r\n").unwrap() + 4..];
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(request_body(&sent)).unwrap();
         assert_eq!(v["Name"], "mynet");
         assert_eq!(v["Driver"], "bridge");
         assert_eq!(resp.id, id);
@@ -229,8 +151,7 @@ mod tests {
             sent.starts_with("POST /v1.44/networks/mynet/connect HTTP/1.1\r\n"),
             "{sent}"
         );
-        let body = &sent[sent.find("\r\n\r\n").unwrap() + 4..];
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let v: serde_json::Value = serde_json::from_str(request_body(&sent)).unwrap();
         assert_eq!(v["Container"], "web");
         assert_eq!(v["EndpointConfig"]["IPAMConfig"]["IPv4Address"], "10.9.0.5");
         assert_eq!(v["EndpointConfig"]["Aliases"][0], "x");
@@ -281,14 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_queries() {
+    fn paths() {
         assert_eq!(network_path("my net"), "/networks/my%20net");
-        assert_eq!(filters_query(&Filters::default()), "");
-        let mut f = Filters::default();
-        f.add("driver", "bridge");
-        assert_eq!(
-            filters_query(&f),
-            "?filters=%7B%22driver%22%3A%7B%22bridge%22%3Atrue%7D%7D"
-        );
     }
 }

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
-use crate::{BodyStream, ByteStream, Client, ClientError, Host};
+use crate::{BodyStream, ByteStream, Client, ClientError, Filters, Host};
 
 type ReqBody = UnsyncBoxBody<Bytes, io::Error>;
 
@@ -70,6 +70,23 @@ pub(crate) fn query(pairs: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{}={}", urlencoding::encode(k), urlencoding::encode(v)))
         .collect();
     format!("?{}", parts.join("&"))
+}
+
+/// `?filters=<json>`, or an empty string when there are no filters.
+pub(crate) fn filters_query(filters: &Filters) -> String {
+    if filters.is_empty() {
+        String::new()
+    } else {
+        query(&[("filters", filters.to_query())])
+    }
+}
+
+/// Decodes a JSON answer; `what` names the call in the error.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, ClientError> {
+    serde_json::from_slice(bytes).map_err(|source| ClientError::Decode {
+        what: what.to_string(),
+        source,
+    })
 }
 
 impl Client {
@@ -163,10 +180,34 @@ impl Client {
         what: &str,
     ) -> Result<T, ClientError> {
         let bytes = self.send_bytes(method, path, headers, body, what).await?;
-        serde_json::from_slice(&bytes).map_err(|source| ClientError::Decode {
-            what: what.to_string(),
-            source,
-        })
+        decode(&bytes, what)
+    }
+
+    /// Sends a bodiless request to `path?filters=` (no query without filters) and decodes
+    /// the JSON answer: the list and prune calls.
+    pub(crate) async fn send_filtered<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        filters: &Filters,
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let path = format!("{path}{}", filters_query(filters));
+        self.send_json(method, &path, vec![], Body::Empty, what)
+            .await
+    }
+
+    /// Sends a request whose answer has no body of interest (204, 304 and the like).
+    pub(crate) async fn send_empty(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        what: &str,
+    ) -> Result<(), ClientError> {
+        self.send_bytes(method, path, vec![], body, what)
+            .await
+            .map(|_| ())
     }
 
     /// Sends a request and reads the whole answer.
@@ -257,6 +298,17 @@ mod tests {
         );
         assert_eq!(path_escape("sha256:abc"), "sha256:abc");
         assert_eq!(path_escape("a b?#%"), "a%20b%3F%23%25");
+    }
+
+    #[test]
+    fn builds_filter_queries() {
+        assert_eq!(filters_query(&Filters::default()), "");
+        let mut f = Filters::default();
+        f.add("driver", "bridge");
+        assert_eq!(
+            filters_query(&f),
+            "?filters=%7B%22driver%22%3A%7B%22bridge%22%3Atrue%7D%7D"
+        );
     }
 
     #[test]

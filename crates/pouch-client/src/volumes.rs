@@ -5,19 +5,11 @@ use hyper::Method;
 use pouch_api::volume::{Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse};
 use pouch_api::Filters;
 
-use crate::transport::{path_escape, query, Body};
+use crate::transport::{decode, path_escape, query, Body};
 use crate::{Client, ClientError};
 
 fn volume_path(name: &str) -> String {
     format!("/volumes/{}", path_escape(name))
-}
-
-fn filters_query(filters: &Filters) -> String {
-    if filters.is_empty() {
-        String::new()
-    } else {
-        query(&[("filters", filters.to_query())])
-    }
 }
 
 /// `DELETE /volumes/{name}` with `?force=1` when forced (as the docker CLI sends it).
@@ -44,8 +36,7 @@ impl Client {
 
     /// `GET /volumes?filters=`.
     pub async fn volume_list(&self, filters: &Filters) -> Result<VolumeListResponse, ClientError> {
-        let path = format!("/volumes{}", filters_query(filters));
-        self.send_json(Method::GET, &path, vec![], Body::Empty, "volume list")
+        self.send_filtered(Method::GET, "/volumes", filters, "volume list")
             .await
     }
 
@@ -63,24 +54,18 @@ impl Client {
 
     /// `GET /volumes/{name}`, typed.
     pub async fn volume_inspect(&self, name: &str) -> Result<Volume, ClientError> {
-        let raw = self.volume_inspect_raw(name).await?;
-        serde_json::from_slice(&raw).map_err(|source| ClientError::Decode {
-            what: "volume inspect".into(),
-            source,
-        })
+        decode(&self.volume_inspect_raw(name).await?, "volume inspect")
     }
 
     /// `DELETE /volumes/{name}[?force=1]`.
     pub async fn volume_remove(&self, name: &str, force: bool) -> Result<(), ClientError> {
-        self.send_bytes(
+        self.send_empty(
             Method::DELETE,
             &remove_path(name, force),
-            vec![],
             Body::Empty,
             "volume remove",
         )
         .await
-        .map(|_| ())
     }
 
     /// `POST /volumes/prune?filters=`: removes unused anonymous volumes (all unused ones with
@@ -89,8 +74,7 @@ impl Client {
         &self,
         filters: &Filters,
     ) -> Result<VolumePruneResponse, ClientError> {
-        let path = format!("/volumes/prune{}", filters_query(filters));
-        self.send_json(Method::POST, &path, vec![], Body::Empty, "volume prune")
+        self.send_filtered(Method::POST, "/volumes/prune", filters, "volume prune")
             .await
     }
 }
@@ -98,54 +82,7 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::UnixListener;
-
-    /// Serves one HTTP request on a unix socket with `status` and `body`, and returns the
-    /// request as received (head and body).
-    async fn serve_once(
-        listener: UnixListener,
-        status: &'static str,
-        body: &'static str,
-    ) -> String {
-        let (mut conn, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = conn.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed before the request ended");
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf).to_string();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let len = text[..end]
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse::<usize>().unwrap())
-                    })
-                    .unwrap_or(0);
-                if buf.len() >= end + 4 + len {
-                    break;
-                }
-            }
-        }
-        let answer = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        conn.write_all(answer.as_bytes()).await.unwrap();
-        conn.shutdown().await.unwrap();
-        String::from_utf8(buf).unwrap()
-    }
-
-    fn server() -> (tempfile::TempDir, UnixListener, Client) {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("pouchd.sock");
-        let listener = UnixListener::bind(&sock).unwrap();
-        let client = Client::new(&format!("unix://{}", sock.display())).unwrap();
-        (dir, listener, client)
-    }
+    use crate::test_server::{serve_once, server};
 
     #[tokio::test]
     async fn create_sends_the_docker_cli_body() {
@@ -216,16 +153,9 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_queries() {
+    fn paths() {
         assert_eq!(volume_path("my vol"), "/volumes/my%20vol");
         assert_eq!(remove_path("v1", false), "/volumes/v1");
         assert_eq!(remove_path("v1", true), "/volumes/v1?force=1");
-        assert_eq!(filters_query(&Filters::default()), "");
-        let mut f = Filters::default();
-        f.add("dangling", "true");
-        assert_eq!(
-            filters_query(&f),
-            "?filters=%7B%22dangling%22%3A%7B%22true%22%3Atrue%7D%7D"
-        );
     }
 }

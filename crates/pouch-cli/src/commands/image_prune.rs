@@ -1,10 +1,8 @@
 //! `pouch image prune [-a] [-f]`: removes dangling (or, with `-a`, all unused) images.
 
-use std::io::{self, BufRead, Write};
-
 use pouch_client::Client;
 
-use crate::output::human_size;
+use crate::commands::pruning;
 
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
@@ -19,14 +17,6 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-fn confirm(warning: &str) -> anyhow::Result<bool> {
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
-    io::stdout().flush()?;
-    let mut line = String::new();
-    io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
-}
-
 pub async fn run(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
     let mut filters = super::parse_filters(&args.filter)?;
     filters.add("dangling", if args.all { "false" } else { "true" });
@@ -36,26 +26,19 @@ pub async fn run(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        if !confirm(warning)? {
+        if !pruning::confirm(warning)? {
             return Ok(());
         }
     }
     let report = client.prune_images(&filters).await?;
     let deleted = report.images_deleted.unwrap_or_default();
-    if !deleted.is_empty() {
-        println!("Deleted Images:");
-        for item in deleted {
-            if let Some(u) = item.untagged {
-                println!("untagged: {u}");
-            } else if let Some(d) = item.deleted {
-                println!("deleted: {d}");
-            }
+    let list = pruning::deleted_list("Images", &deleted, |item| {
+        if let Some(u) = &item.untagged {
+            Some(format!("untagged: {u}"))
+        } else {
+            item.deleted.as_ref().map(|d| format!("deleted: {d}"))
         }
-        println!();
-    }
-    println!(
-        "Total reclaimed space: {}",
-        human_size(report.space_reclaimed)
-    );
+    });
+    print!("{list}{}", pruning::reclaimed_line(report.space_reclaimed));
     Ok(())
 }

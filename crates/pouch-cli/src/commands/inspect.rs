@@ -4,6 +4,8 @@
 //! (docker's order);
 //! a name that is neither is `Error: No such object: NAME`.
 
+use std::future::Future;
+
 use bytes::Bytes;
 use pouch_client::{Client, ClientError};
 
@@ -127,20 +129,26 @@ async fn lookup(client: &Client, name: &str, kind: Kind, size: bool) -> Result<B
     }
 }
 
-async fn inspect(
-    client: &Client,
-    names: &[String],
+/// Looks each name up with `inspect_raw`, prints what was found ([`render`] with `format`),
+/// then fails with one line for each name the daemon refused (`Error: No such object: NAME`
+/// for one not found when `no_such_object`, else docker's `Error response from daemon`).
+pub async fn print_each<'a, F, Fut>(
+    names: &'a [String],
     format: Option<&str>,
-    kind: Kind,
-    size: bool,
-) -> anyhow::Result<()> {
+    no_such_object: bool,
+    mut inspect_raw: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(&'a str) -> Fut,
+    Fut: Future<Output = Result<Bytes, ClientError>>,
+{
     let template = format.map(Template::parse).transpose()?;
     let mut raws = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        match lookup(client, name, kind, size).await {
+        match inspect_raw(name).await {
             Ok(raw) => raws.push(raw),
-            Err(e) if kind == Kind::Any && e.is_not_found() => {
+            Err(e) if no_such_object && e.is_not_found() => {
                 errors.push(format!("Error: No such object: {name}"))
             }
             Err(e) if !e.is_daemon_error() => return Err(e.into()),
@@ -153,6 +161,19 @@ async fn inspect(
     } else {
         Err(Reported(errors.join("\n")).into())
     }
+}
+
+async fn inspect(
+    client: &Client,
+    names: &[String],
+    format: Option<&str>,
+    kind: Kind,
+    size: bool,
+) -> anyhow::Result<()> {
+    print_each(names, format, kind == Kind::Any, |name| {
+        lookup(client, name, kind, size)
+    })
+    .await
 }
 
 pub async fn run_image(client: &Client, args: ImageInspectArgs) -> anyhow::Result<()> {

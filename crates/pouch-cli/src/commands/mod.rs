@@ -18,6 +18,7 @@ pub mod load;
 pub mod login;
 pub mod logout;
 pub mod network;
+pub mod pruning;
 pub mod pull;
 pub mod push;
 pub mod rmi;
@@ -109,6 +110,28 @@ pub fn parse_filters(flags: &[String]) -> anyhow::Result<pouch_api::Filters> {
         }
     }
     Ok(filters)
+}
+
+/// Test support: parses `argv` as the flags and arguments of the command `name` (which
+/// `argv` leaves out).
+#[cfg(test)]
+pub fn parse_args<A: clap::Args>(name: &'static str, argv: &[&str]) -> Result<A, clap::Error> {
+    let matches = A::augment_args(clap::Command::new(name))
+        .try_get_matches_from(std::iter::once(name).chain(argv.iter().copied()))?;
+    A::from_arg_matches(&matches)
+}
+
+/// Test support: parses `argv` as one of the subcommands `S` of the command `name` (which
+/// `argv` leaves out).
+#[cfg(test)]
+pub fn parse_subcommand<S: clap::Subcommand>(
+    name: &'static str,
+    argv: &[&str],
+) -> Result<S, clap::Error> {
+    let matches = S::augment_subcommands(clap::Command::new(name))
+        .subcommand_required(true)
+        .try_get_matches_from(std::iter::once(name).chain(argv.iter().copied()))?;
+    S::from_arg_matches(&matches)
 }
 
 #[cfg(test)]

@@ -230,8 +230,8 @@ pub fn check(host: &HostConfig) -> Result<(), SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
     use pouch_api::container::{BindOptions, Mount as ApiMount, TmpfsOptions};
+    use std::path::Path;
 
     #[test]
     fn spec_mounts_tmpfs_options_merge() {

@@ -9,11 +9,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::header::{CONNECTION, UPGRADE};
 use axum::http::StatusCode;
-use axum::Router;
 use http_body_util::BodyExt;
 
 use super::exec::start_config;
 use super::logs::logs_options;
+use super::test_engine::{self, TestApi};
 use super::Params;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,36 +61,17 @@ fn exec_start_bodies() {
 }
 
 /// The whole router over a real engine on a temp home (no container exists in it).
-struct EngineApi {
-    _dir: tempfile::TempDir,
-    app: Router,
-}
+struct EngineApi(TestApi);
 
 fn engine_api() -> EngineApi {
-    use pouch_engine::{Engine, EngineConfig, RegistryConfig};
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(EngineConfig {
-        network: Default::default(),
-        home_dir: dir.path().join("home"),
-        exec_root: dir.path().join("exec"),
-        registry: RegistryConfig::default(),
-        max_concurrent_downloads: 3,
-        debug: false,
-        listen_addresses: vec![],
-        runtime: Default::default(),
-    })
-    .unwrap();
-    EngineApi {
-        _dir: dir,
-        app: super::router(engine),
-    }
+    EngineApi(test_engine::api())
 }
 
 impl EngineApi {
     async fn call(&self, req: axum::http::request::Builder, body: &str) -> (StatusCode, String) {
         use tower::ServiceExt;
         let req = req.body(Body::from(body.to_string())).unwrap();
-        let resp = tokio::time::timeout(TIMEOUT, self.app.clone().oneshot(req))
+        let resp = tokio::time::timeout(TIMEOUT, self.0.app.clone().oneshot(req))
             .await
             .unwrap()
             .unwrap();

@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::events::json_line;
 use super::hijack::Hijack;
 use super::query::{number, required_number};
-use super::{blocking, json, AppState, HttpError, Params, Reply};
+use super::{blocking, created, json, no_content, AppState, HttpError, Params, Reply};
 
 /// Largest JSON request body (create, update, exec).
 pub const JSON_BODY_LIMIT: usize = 8 << 20;
@@ -38,11 +38,6 @@ pub fn json_body<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<T, Htt
         .map_err(|e| ApiError::invalid(format!("invalid {what} in the request body: {e}")).into())
 }
 
-/// `204 No Content`.
-fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
 /// `POST /containers/create?name=`: `201 {"Id","Warnings"}`.
 pub async fn create(State(engine): State<AppState>, params: Params, body: Bytes) -> Reply {
     let body: ContainerCreateBody = json_body(&body, "container config")?;
@@ -50,8 +45,7 @@ pub async fn create(State(engine): State<AppState>, params: Params, body: Bytes)
         .get("name")
         .filter(|n| !n.is_empty())
         .map(str::to_string);
-    let created = engine.create_container(name, body).await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok(created(&engine.create_container(name, body).await?))
 }
 
 /// `GET /containers/json?all=&limit=&size=&filters=`.

@@ -6,19 +6,18 @@ use axum::body::{to_bytes, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use pouch_api::container::{ExecConfig, ExecStartConfig, IdResponse};
 use pouch_api::ApiError;
 
 use super::containers::{json_body, resize_params, JSON_BODY_LIMIT};
 use super::hijack::Hijack;
-use super::{blocking, json, AppState, HttpError, Params, Reply};
+use super::{blocking, created, json, AppState, HttpError, Params, Reply};
 
 /// `POST /containers/{id}/exec`: `201 {"Id"}`.
 pub async fn create(State(engine): State<AppState>, Path(id): Path<String>, body: Bytes) -> Reply {
     let config: ExecConfig = json_body(&body, "exec config")?;
     let exec_id = engine.create_exec(&id, config).await?;
-    Ok((StatusCode::CREATED, Json(IdResponse { id: exec_id })).into_response())
+    Ok(created(&IdResponse { id: exec_id }))
 }
 
 /// The start body; an empty body starts attached with the exec's own settings.

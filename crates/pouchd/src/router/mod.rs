@@ -19,6 +19,8 @@ mod volumes;
 #[cfg(test)]
 mod container_tests;
 #[cfg(test)]
+mod test_engine;
+#[cfg(test)]
 mod tests;
 
 use std::convert::Infallible;
@@ -246,4 +248,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 /// `200` with a JSON body.
 pub fn json<T: serde::Serialize>(value: &T) -> Response {
     Json(value).into_response()
+}
+
+/// `201 Created` with a JSON body.
+pub fn created<T: serde::Serialize>(value: &T) -> Response {
+    (StatusCode::CREATED, Json(value)).into_response()
+}
+
+/// `204 No Content`.
+pub fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
 }

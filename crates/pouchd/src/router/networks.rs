@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use pouch_api::network::{NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest};
 use pouch_api::ApiError;
 
 use super::containers::json_body;
-use super::{json, AppState, HttpError, Params, Reply};
+use super::{created, json, no_content, AppState, HttpError, Params, Reply};
 
 /// The routes of this file, merged into the table in `mod.rs`.
 pub fn routes() -> Router<AppState> {
@@ -54,15 +54,14 @@ pub async fn inspect(
 /// `POST /networks/create`: `201 {"Id","Warning"}`.
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> Reply {
     let req: NetworkCreateRequest = json_body(&body, "network config")?;
-    let created = engine.create_network(req).await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    Ok(created(&engine.create_network(req).await?))
 }
 
 /// `DELETE /networks/{id}`: `204`; `403` for the built-in networks, `409` while containers
 /// are attached.
 pub async fn remove(State(engine): State<AppState>, Path(id): Path<String>) -> Reply {
     engine.remove_network(&id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(no_content())
 }
 
 /// `POST /networks/{id}/connect` `{"Container","EndpointConfig"}`: `200`.
@@ -110,58 +109,10 @@ mod tests {
     //! (no bridge device or firewall is touched): the built-in networks exist as records,
     //! and nothing here creates a network.
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use axum::Router;
-    use http_body_util::BodyExt;
+    use axum::http::StatusCode;
     use serde_json::Value;
-    use tower::ServiceExt;
 
-    struct Api {
-        _dir: tempfile::TempDir,
-        app: Router,
-    }
-
-    fn api() -> Api {
-        use pouch_engine::{Engine, EngineConfig, RegistryConfig};
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::open(EngineConfig {
-            home_dir: dir.path().join("home"),
-            exec_root: dir.path().join("exec"),
-            registry: RegistryConfig::default(),
-            max_concurrent_downloads: 3,
-            debug: false,
-            listen_addresses: vec![],
-            runtime: Default::default(),
-            network: Default::default(),
-        })
-        .unwrap();
-        Api {
-            _dir: dir,
-            app: super::super::router(engine),
-        }
-    }
-
-    impl Api {
-        async fn call(&self, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-            let req = Request::builder()
-                .method(method)
-                .uri(uri)
-                .body(Body::from(body.to_string()))
-                .unwrap();
-            let resp = self.app.clone().oneshot(req).await.unwrap();
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-            let value = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                    panic!("not json ({e}): {:?}", String::from_utf8_lossy(&bytes))
-                })
-            };
-            (status, value)
-        }
-    }
+    use crate::router::test_engine::api;
 
     fn message(v: &Value) -> &str {
         v["message"].as_str().unwrap_or_default()
@@ -171,7 +122,7 @@ mod tests {
     async fn builtins_list_and_inspect() {
         let t = api();
         for uri in ["/networks", "/v1.44/networks", "/networks/"] {
-            let (status, v) = t.call("GET", uri, "").await;
+            let (status, v) = t.call_json("GET", uri, "").await;
             assert_eq!(status, StatusCode::OK, "{uri}: {v}");
             let names: Vec<&str> = v
                 .as_array()
@@ -184,7 +135,7 @@ mod tests {
             }
         }
         let (status, v) = t
-            .call(
+            .call_json(
                 "GET",
                 "/networks?filters=%7B%22driver%22%3A%7B%22host%22%3Atrue%7D%7D",
                 "",
@@ -195,7 +146,7 @@ mod tests {
         assert_eq!(v[0]["Name"], "host");
 
         let (status, v) = t
-            .call(
+            .call_json(
                 "GET",
                 "/v1.44/networks/bridge?verbose=false&scope=local",
                 "",
@@ -228,11 +179,11 @@ mod tests {
                 r#"{"Container":"nope","EndpointConfig":null}"#,
             ),
         ] {
-            let (status, v) = t.call(method, uri, body).await;
+            let (status, v) = t.call_json(method, uri, body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}: {v}");
             assert!(message(&v).contains("nope") || uri.contains("swarm"), "{v}");
         }
-        let (status, v) = t.call("DELETE", "/networks/bridge", "").await;
+        let (status, v) = t.call_json("DELETE", "/networks/bridge", "").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
         for (method, uri, body, want) in [
             ("POST", "/networks/create", "", "body is empty"),
@@ -257,7 +208,7 @@ mod tests {
                 "invalid filters",
             ),
         ] {
-            let (status, v) = t.call(method, uri, body).await;
+            let (status, v) = t.call_json(method, uri, body).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {uri}: {v}");
             assert!(message(&v).contains(want), "{method} {uri}: {v}");
         }
@@ -266,11 +217,11 @@ mod tests {
     #[tokio::test]
     async fn prune_keeps_the_builtins() {
         let t = api();
-        let (status, v) = t.call("POST", "/networks/prune", "").await;
+        let (status, v) = t.call_json("POST", "/networks/prune", "").await;
         assert_eq!(status, StatusCode::OK, "{v}");
         let deleted = v["NetworksDeleted"].as_array().cloned().unwrap_or_default();
         assert!(deleted.is_empty(), "{v}");
-        let (_, v) = t.call("GET", "/networks", "").await;
+        let (_, v) = t.call_json("GET", "/networks", "").await;
         assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
     }
 }

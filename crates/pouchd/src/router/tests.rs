@@ -2,102 +2,11 @@
 //! included) into a real engine opened on a temp home dir.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
-use pouch_engine::{Engine, EngineConfig, RegistryConfig};
-use serde_json::Value;
-use tower::ServiceExt;
+use axum::http::{Method, Request, StatusCode};
 
-struct TestApi {
-    _dir: tempfile::TempDir,
-    home: std::path::PathBuf,
-    engine: Arc<Engine>,
-    app: Router,
-}
-
-fn api() -> TestApi {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let engine = Engine::open(EngineConfig {
-        network: Default::default(),
-        home_dir: home.clone(),
-        exec_root: dir.path().join("exec"),
-        registry: RegistryConfig::default(),
-        max_concurrent_downloads: 3,
-        debug: false,
-        listen_addresses: vec!["unix:///tmp/test.sock".to_string()],
-        runtime: Default::default(),
-    })
-    .unwrap();
-    let app = super::router(engine.clone());
-    TestApi {
-        _dir: dir,
-        home,
-        engine,
-        app,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not json ({e}): {:?}", String::from_utf8_lossy(&self.body)))
-    }
-
-    /// The lines of a JSON progress stream.
-    fn lines(&self) -> Vec<Value> {
-        let text = String::from_utf8(self.body.to_vec()).unwrap();
-        assert!(text.is_empty() || text.ends_with("\r\n"), "{text:?}");
-        text.split_terminator("\r\n")
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-}
-
-impl TestApi {
-    async fn call(&self, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
-        self.call_with(Request::builder().method(method).uri(uri), body)
-            .await
-    }
-
-    async fn call_with(&self, req: axum::http::request::Builder, body: impl Into<Body>) -> Answer {
-        let resp = self
-            .app
-            .clone()
-            .oneshot(req.body(body.into()).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, uri: &str) -> Answer {
-        self.call(Method::GET, uri, Body::empty()).await
-    }
-}
+use super::test_engine::{api, Answer, LISTEN_ADDRESS};
 
 /// A plain rootfs tar with a few files.
 fn rootfs_tar(files: &[(&str, &str)]) -> Vec<u8> {
@@ -209,7 +118,7 @@ async fn info_reports_the_host() {
     assert_eq!(i["PouchRootDir"], t.home.display().to_string());
     assert_eq!(i["Swarm"]["LocalNodeState"], "inactive");
     assert_eq!(i["IndexServerAddress"], "https://index.docker.io/v1/");
-    assert_eq!(i["ListenAddresses"][0], "unix:///tmp/test.sock");
+    assert_eq!(i["ListenAddresses"][0], LISTEN_ADDRESS);
     assert_eq!(i["Images"], 0);
     assert_eq!(i["ID"], t.engine.id());
     assert!(!i["KernelVersion"].as_str().unwrap().is_empty());

@@ -3,14 +3,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use pouch_api::volume::VolumeCreateRequest;
 
 use super::containers::json_body;
-use super::{blocking, json, AppState, HttpError, Params, Reply};
+use super::{blocking, created, json, no_content, AppState, HttpError, Params, Reply};
 
 /// The routes of this file, merged into the table in `mod.rs`.
 pub fn routes() -> Router<AppState> {
@@ -42,8 +40,7 @@ fn create_body(body: &Bytes) -> Result<VolumeCreateRequest, HttpError> {
 /// `POST /volumes/create` `{"Name","Driver","DriverOpts","Labels"}`: `201` and the volume.
 pub async fn create(State(engine): State<AppState>, body: Bytes) -> Reply {
     let req = create_body(&body)?;
-    let volume = engine.create_volume(req).await?;
-    Ok((StatusCode::CREATED, Json(volume)).into_response())
+    Ok(created(&engine.create_volume(req).await?))
 }
 
 /// `GET /volumes/{name}`: `200` and the volume, `404` when there is none by that name.
@@ -60,7 +57,7 @@ pub async fn remove(
     params: Params,
 ) -> Reply {
     engine.remove_volume(&name, params.bool("force")).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(no_content())
 }
 
 /// `POST /volumes/prune?filters=` (filters: label, label!, all): `200
@@ -74,81 +71,29 @@ pub async fn prune(State(engine): State<AppState>, params: Params) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
-    use axum::body::Body;
-    use axum::http::{Method, Request};
-    use http_body_util::BodyExt;
-    use pouch_engine::{Engine, EngineConfig, RegistryConfig};
     use serde_json::{json, Value};
-    use tower::ServiceExt;
 
-    /// The whole router over a real engine on a temp home dir.
-    struct Api {
-        _dir: tempfile::TempDir,
-        home: std::path::PathBuf,
-        app: Router,
-    }
+    use crate::router::test_engine::api;
 
-    fn api() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().join("home");
-        let engine: Arc<Engine> = Engine::open(EngineConfig {
-            network: Default::default(),
-            home_dir: home.clone(),
-            exec_root: dir.path().join("exec"),
-            registry: RegistryConfig::default(),
-            max_concurrent_downloads: 3,
-            debug: false,
-            listen_addresses: vec!["unix:///tmp/test.sock".to_string()],
-            runtime: Default::default(),
-        })
-        .unwrap();
-        Api {
-            _dir: dir,
-            home,
-            app: super::super::router(engine),
-        }
-    }
-
-    impl Api {
-        async fn call(&self, method: Method, uri: &str, body: &str) -> (u16, Value) {
-            let req = Request::builder()
-                .method(method)
-                .uri(uri)
-                .body(Body::from(body.to_string()))
-                .unwrap();
-            let resp = self.app.clone().oneshot(req).await.unwrap();
-            let status = resp.status().as_u16();
-            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-            let value = if bytes.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                    panic!("not json ({e}): {}", String::from_utf8_lossy(&bytes))
-                })
-            };
-            (status, value)
-        }
-
-        fn names(list: &Value) -> Vec<String> {
-            let mut names: Vec<String> = list["Volumes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["Name"].as_str().unwrap().to_string())
-                .collect();
-            names.sort();
-            names
-        }
+    /// The names in a list answer, sorted.
+    fn names(list: &Value) -> Vec<String> {
+        let mut names: Vec<String> = list["Volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["Name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
     }
 
     #[tokio::test]
     async fn create_inspect_list_remove() {
         let api = api();
         let (status, v) = api
-            .call(
-                Method::POST,
+            .call_json(
+                "POST",
                 "/v1.44/volumes/create",
                 r#"{"Name":"vx","Driver":"local","DriverOpts":{},"Labels":{"a":"b"}}"#,
             )
@@ -168,69 +113,69 @@ mod tests {
 
         // The same name again answers with the existing volume.
         let (status, again) = api
-            .call(Method::POST, "/volumes/create", r#"{"Name":"vx"}"#)
+            .call_json("POST", "/volumes/create", r#"{"Name":"vx"}"#)
             .await;
         assert_eq!(status, 201, "{again}");
         assert_eq!(again["CreatedAt"], v["CreatedAt"]);
 
         // An empty body makes a volume with a generated name.
-        let (status, gen) = api.call(Method::POST, "/volumes/create", "").await;
+        let (status, gen) = api.call_json("POST", "/volumes/create", "").await;
         assert_eq!(status, 201, "{gen}");
         let gen_name = gen["Name"].as_str().unwrap().to_string();
         assert_eq!(gen_name.len(), 64, "{gen_name}");
 
-        let (status, inspected) = api.call(Method::GET, "/volumes/vx", "").await;
+        let (status, inspected) = api.call_json("GET", "/volumes/vx", "").await;
         assert_eq!(status, 200);
         assert_eq!(inspected, v);
 
-        let (status, list) = api.call(Method::GET, "/volumes", "").await;
+        let (status, list) = api.call_json("GET", "/volumes", "").await;
         assert_eq!(status, 200);
         assert_eq!(list["Warnings"], json!([]));
         let mut expected = vec!["vx".to_string(), gen_name.clone()];
         expected.sort();
-        assert_eq!(Api::names(&list), expected);
+        assert_eq!(names(&list), expected);
         let (status, list) = api
-            .call(
-                Method::GET,
+            .call_json(
+                "GET",
                 "/volumes?filters=%7B%22label%22%3A%7B%22a%3Db%22%3Atrue%7D%7D",
                 "",
             )
             .await;
         assert_eq!(status, 200);
-        assert_eq!(Api::names(&list), ["vx"]);
+        assert_eq!(names(&list), ["vx"]);
         let (status, e) = api
-            .call(
-                Method::GET,
+            .call_json(
+                "GET",
                 "/volumes?filters=%7B%22nope%22%3A%5B%22x%22%5D%7D",
                 "",
             )
             .await;
         assert_eq!(status, 400, "{e}");
 
-        let (status, _) = api.call(Method::DELETE, "/volumes/vx", "").await;
+        let (status, _) = api.call_json("DELETE", "/volumes/vx", "").await;
         assert_eq!(status, 204);
         assert!(!std::path::Path::new(&mountpoint).exists());
-        let (status, e) = api.call(Method::GET, "/volumes/vx", "").await;
+        let (status, e) = api.call_json("GET", "/volumes/vx", "").await;
         assert_eq!(status, 404, "{e}");
         assert!(e["message"].as_str().unwrap().contains("vx"), "{e}");
-        let (status, _) = api.call(Method::DELETE, "/volumes/vx", "").await;
+        let (status, _) = api.call_json("DELETE", "/volumes/vx", "").await;
         assert_eq!(status, 404);
-        let (status, _) = api.call(Method::DELETE, "/volumes/vx?force=1", "").await;
+        let (status, _) = api.call_json("DELETE", "/volumes/vx?force=1", "").await;
         assert_eq!(status, 204);
     }
 
     #[tokio::test]
     async fn bad_bodies_are_400() {
         let api = api();
-        let (status, e) = api.call(Method::POST, "/volumes/create", "{nope").await;
+        let (status, e) = api.call_json("POST", "/volumes/create", "{nope").await;
         assert_eq!(status, 400, "{e}");
         let (status, e) = api
-            .call(Method::POST, "/volumes/create", r#"{"Name":"/bad"}"#)
+            .call_json("POST", "/volumes/create", r#"{"Name":"/bad"}"#)
             .await;
         assert_eq!(status, 400, "{e}");
         let (status, e) = api
-            .call(
-                Method::POST,
+            .call_json(
+                "POST",
                 "/volumes/create",
                 r#"{"Name":"vy","DriverOpts":{"nonsense":"1"}}"#,
             )
@@ -244,26 +189,22 @@ mod tests {
         let api = api();
         for name in ["keep", "gone"] {
             let body = format!(r#"{{"Name":"{name}","Labels":{{"t":"{name}"}}}}"#);
-            let (status, v) = api.call(Method::POST, "/volumes/create", &body).await;
+            let (status, v) = api.call_json("POST", "/volumes/create", &body).await;
             assert_eq!(status, 201, "{v}");
         }
         // Named volumes are not anonymous: a plain prune keeps them.
-        let (status, report) = api.call(Method::POST, "/volumes/prune", "").await;
+        let (status, report) = api.call_json("POST", "/volumes/prune", "").await;
         assert_eq!(status, 200, "{report}");
         assert_eq!(report, json!({"VolumesDeleted": [], "SpaceReclaimed": 0}));
         // all=true with a label filter removes the matching one only.
         let filters = urlencoding::encode(r#"{"all":{"true":true},"label":{"t=gone":true}}"#);
         let (status, report) = api
-            .call(
-                Method::POST,
-                &format!("/volumes/prune?filters={filters}"),
-                "",
-            )
+            .call_json("POST", &format!("/volumes/prune?filters={filters}"), "")
             .await;
         assert_eq!(status, 200, "{report}");
         assert_eq!(report["VolumesDeleted"], json!(["gone"]));
-        let (_, list) = api.call(Method::GET, "/volumes", "").await;
-        assert_eq!(Api::names(&list), ["keep"]);
+        let (_, list) = api.call_json("GET", "/volumes", "").await;
+        assert_eq!(names(&list), ["keep"]);
     }
 
     #[test]

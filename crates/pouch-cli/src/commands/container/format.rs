@@ -167,6 +167,17 @@ pub fn join_host_port(host: &str, port: &str) -> String {
     }
 }
 
+/// [`natural_less`] as an ordering, for sorting.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if natural_less(a, b) {
+        std::cmp::Ordering::Less
+    } else if natural_less(b, a) {
+        std::cmp::Ordering::Greater
+    } else {
+        std::cmp::Ordering::Equal
+    }
+}
+
 /// `sortorder.NaturalLess`: digit runs compare as numbers, the rest byte-wise.
 pub fn natural_less(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

@@ -4,7 +4,7 @@
 use pouch_api::container::PortMap;
 use pouch_client::Client;
 
-use super::format::{join_host_port, natural_less};
+use super::format::{join_host_port, natural_cmp};
 use super::Reported;
 
 #[derive(Debug, clap::Args)]
@@ -66,15 +66,7 @@ pub fn lines(
             }
         }
     }
-    out.sort_by(|a, b| {
-        if natural_less(a, b) {
-            std::cmp::Ordering::Less
-        } else if natural_less(b, a) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    });
+    out.sort_by(|a, b| natural_cmp(a, b));
     Ok(out)
 }
 

@@ -329,6 +329,31 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
+/// Renders `items` with `spec` and the column titles `header`, as docker's formatters do:
+/// `row(item, with_label_values)` gives an item's fields, with `LabelValues` (the label map)
+/// when the template uses docker's `.Label "k"` call, which becomes the label's title in the
+/// header and `(or (index .LabelValues "k") "")` in the rows.
+pub fn render_rows<T>(
+    spec: &FormatSpec,
+    header: &Value,
+    items: &[T],
+    row: impl Fn(&T, bool) -> Value,
+) -> anyhow::Result<String> {
+    let uses_label = spec.text.contains(".Label ");
+    let (header_text, row_text) = if uses_label {
+        (
+            rewrite_label_calls(&spec.text, |k| quoted(&label_header(k))),
+            rewrite_label_calls(&spec.text, |k| {
+                format!("(or (index .LabelValues {}) \"\")", quoted(k))
+            }),
+        )
+    } else {
+        (spec.text.clone(), spec.text.clone())
+    };
+    let rows: Vec<Value> = items.iter().map(|item| row(item, uses_label)).collect();
+    Ok(render(spec.table, &header_text, &row_text, header, &rows)?)
+}
+
 /// The whole output of `ps` for `containers`.
 pub fn render_list(
     containers: &[ContainerSummary],
@@ -348,28 +373,9 @@ pub fn render_list(
     } else {
         FormatSpec::parse(args.format.as_deref(), &default)
     };
-    let uses_label = spec.text.contains(".Label ");
-    let (header_text, row_text) = if uses_label {
-        (
-            rewrite_label_calls(&spec.text, |k| quoted(&label_header(k))),
-            rewrite_label_calls(&spec.text, |k| {
-                format!("(or (index .LabelValues {}) \"\")", quoted(k))
-            }),
-        )
-    } else {
-        (spec.text.clone(), spec.text.clone())
-    };
-    let rows: Vec<Value> = containers
-        .iter()
-        .map(|c| row(c, trunc, now, uses_label))
-        .collect();
-    Ok(render(
-        spec.table,
-        &header_text,
-        &row_text,
-        &header(),
-        &rows,
-    )?)
+    render_rows(&spec, &header(), containers, |c, with_label_values| {
+        row(c, trunc, now, with_label_values)
+    })
 }
 
 pub async fn run(client: &Client, args: PsArgs) -> anyhow::Result<()> {

@@ -105,18 +105,10 @@ pub async fn run_disconnect(client: &Client, args: DisconnectArgs) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Harness {
-        #[command(flatten)]
-        args: ConnectArgs,
-    }
+    use crate::commands::parse_args;
 
     fn request(argv: &[&str]) -> anyhow::Result<NetworkConnectRequest> {
-        let mut full = vec!["connect"];
-        full.extend_from_slice(argv);
-        connect_request(&Harness::try_parse_from(full).unwrap().args)
+        connect_request(&parse_args("connect", argv).unwrap())
     }
 
     #[test]

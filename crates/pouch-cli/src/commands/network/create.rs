@@ -217,18 +217,10 @@ pub async fn run(client: &Client, args: CreateArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Harness {
-        #[command(flatten)]
-        args: CreateArgs,
-    }
+    use crate::commands::parse_args;
 
     fn args(argv: &[&str]) -> CreateArgs {
-        let mut full = vec!["create"];
-        full.extend_from_slice(argv);
-        Harness::try_parse_from(full).unwrap().args
+        parse_args("create", argv).unwrap()
     }
 
     #[test]

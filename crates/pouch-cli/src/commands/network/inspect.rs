@@ -4,9 +4,7 @@
 
 use pouch_client::Client;
 
-use crate::commands::inspect::render;
-use crate::commands::{describe, Reported};
-use crate::template::Template;
+use crate::commands::inspect::print_each;
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -22,20 +20,8 @@ pub struct InspectArgs {
 }
 
 pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
-    let template = args.format.as_deref().map(Template::parse).transpose()?;
-    let mut raws = Vec::new();
-    let mut errors = Vec::new();
-    for name in &args.names {
-        match client.network_inspect_raw(name).await {
-            Ok(raw) => raws.push(raw),
-            Err(e) if !e.is_daemon_error() => return Err(e.into()),
-            Err(e) => errors.push(describe(&e)),
-        }
-    }
-    print!("{}", render(&raws, template.as_ref())?);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Reported(errors.join("\n")).into())
-    }
+    print_each(&args.names, args.format.as_deref(), false, |name| {
+        client.network_inspect_raw(name)
+    })
+    .await
 }

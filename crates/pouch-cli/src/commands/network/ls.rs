@@ -6,8 +6,8 @@ use pouch_api::network::Network;
 use pouch_client::Client;
 use serde_json::{json, Map, Value};
 
-use crate::commands::container::format::{natural_less, render, FormatSpec};
-use crate::commands::container::ps::rewrite_label_calls;
+use crate::commands::container::format::{natural_cmp, FormatSpec};
+use crate::commands::container::ps::render_rows;
 use crate::output::short_id;
 
 const DEFAULT_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
@@ -93,15 +93,7 @@ fn header() -> Value {
 /// The whole output of `network ls` for `networks`.
 pub fn render_list(networks: &[Network], args: &LsArgs) -> anyhow::Result<String> {
     let mut networks: Vec<&Network> = networks.iter().collect();
-    networks.sort_by(|a, b| {
-        if natural_less(&a.name, &b.name) {
-            std::cmp::Ordering::Less
-        } else if natural_less(&b.name, &a.name) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    });
+    networks.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     let user = args.format.as_deref().filter(|f| !f.is_empty());
     let spec = match user {
         None | Some("table") if args.quiet => FormatSpec {
@@ -119,41 +111,9 @@ pub fn render_list(networks: &[Network], args: &LsArgs) -> anyhow::Result<String
         },
         _ => FormatSpec::parse(user, DEFAULT_TABLE),
     };
-    let uses_label = spec.text.contains(".Label ");
-    let (header_text, row_text) = if uses_label {
-        (
-            rewrite_label_calls(&spec.text, |k| {
-                serde_json::to_string(&label_header(k)).unwrap_or_default()
-            }),
-            rewrite_label_calls(&spec.text, |k| {
-                format!(
-                    "(or (index .LabelValues {}) \"\")",
-                    serde_json::to_string(k).unwrap_or_default()
-                )
-            }),
-        )
-    } else {
-        (spec.text.clone(), spec.text.clone())
-    };
-    let rows: Vec<Value> = networks
-        .iter()
-        .map(|n| row(n, !args.no_trunc, uses_label))
-        .collect();
-    Ok(render(
-        spec.table,
-        &header_text,
-        &row_text,
-        &header(),
-        &rows,
-    )?)
-}
-
-/// docker's header for `.Label "a.b.c-d"`: the last dotted part, `-`/`_` as spaces.
-fn label_header(key: &str) -> String {
-    key.rsplit('.')
-        .next()
-        .unwrap_or(key)
-        .replace(['-', '_'], " ")
+    render_rows(&spec, &header(), &networks, |n, with_label_values| {
+        row(n, !args.no_trunc, with_label_values)
+    })
 }
 
 pub async fn run(client: &Client, args: LsArgs) -> anyhow::Result<()> {

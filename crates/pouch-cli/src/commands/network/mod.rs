@@ -46,20 +46,14 @@ pub async fn run(client: &Client, cmd: NetworkCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
+    use crate::commands::parse_subcommand;
 
-    #[derive(Debug, Parser)]
-    struct Harness {
-        #[command(subcommand)]
-        cmd: NetworkCommand,
+    fn try_parse(argv: &[&str]) -> Result<NetworkCommand, clap::Error> {
+        parse_subcommand("network", argv)
     }
 
     fn parse(argv: &[&str]) -> NetworkCommand {
-        let mut full = vec!["network"];
-        full.extend_from_slice(argv);
-        Harness::try_parse_from(full)
-            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
-            .cmd
+        try_parse(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"))
     }
 
     #[test]
@@ -92,8 +86,8 @@ mod tests {
         };
         assert_eq!(c.driver, "bridge");
         assert_eq!(c.ipam_driver, "default");
-        assert!(Harness::try_parse_from(["network", "create"]).is_err());
-        assert!(Harness::try_parse_from(["network", "rm"]).is_err());
-        assert!(Harness::try_parse_from(["network", "connect", "n"]).is_err());
+        assert!(try_parse(&["create"]).is_err());
+        assert!(try_parse(&["rm"]).is_err());
+        assert!(try_parse(&["connect", "n"]).is_err());
     }
 }

@@ -1,49 +1,24 @@
 //! `pouch network prune [-f] [--filter K=V]`: removes the user networks no container uses,
 //! after a confirmation, then lists their names.
 
-use std::io::{self, BufRead, Write};
-
 use pouch_client::Client;
 
-#[derive(Debug, clap::Args)]
-pub struct PruneArgs {
-    /// Do not prompt for confirmation
-    #[arg(short, long)]
-    pub force: bool,
-    /// Provide filter values (e.g. "until=<timestamp>")
-    #[arg(long)]
-    pub filter: Vec<String>,
-}
+use crate::commands::pruning;
+
+pub use crate::commands::pruning::PruneArgs;
 
 const WARNING: &str =
     "WARNING! This will remove all custom networks not used by at least one container.";
 
-fn confirm() -> anyhow::Result<bool> {
-    print!("{WARNING}\nAre you sure you want to continue? [y/N] ");
-    io::stdout().flush()?;
-    let mut line = String::new();
-    io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
-}
-
 /// The report after the prune: nothing when no network went, else docker's list followed by
 /// an empty line.
 pub fn render(deleted: &[String]) -> String {
-    if deleted.is_empty() {
-        return String::new();
-    }
-    let mut out = "Deleted Networks:\n".to_string();
-    for name in deleted {
-        out.push_str(name);
-        out.push('\n');
-    }
-    out.push('\n');
-    out
+    pruning::deleted_list("Networks", deleted, |name| Some(name.clone()))
 }
 
 pub async fn run(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
     let filters = crate::commands::parse_filters(&args.filter)?;
-    if !args.force && !confirm()? {
+    if !args.force && !pruning::confirm(WARNING)? {
         return Ok(());
     }
     let report = client.network_prune(&filters).await?;

@@ -53,16 +53,10 @@ pub async fn run(client: &Client, args: CreateArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Cmd {
-        #[command(flatten)]
-        args: CreateArgs,
-    }
+    use crate::commands::parse_args;
 
     fn parse(argv: &[&str]) -> Result<CreateArgs, clap::Error> {
-        Cmd::try_parse_from(std::iter::once("create").chain(argv.iter().copied())).map(|c| c.args)
+        parse_args("create", argv)
     }
 
     #[test]

@@ -4,9 +4,7 @@
 
 use pouch_client::Client;
 
-use crate::commands::inspect::render;
-use crate::commands::{describe, Reported};
-use crate::template::Template;
+use crate::commands::inspect::print_each;
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
@@ -19,25 +17,10 @@ pub struct InspectArgs {
 }
 
 pub async fn run(client: &Client, args: InspectArgs) -> anyhow::Result<()> {
-    let template = args
-        .format
-        .as_deref()
-        .filter(|f| !f.is_empty())
-        .map(Template::parse)
-        .transpose()?;
-    let mut raws = Vec::new();
-    let mut errors = Vec::new();
-    for name in &args.volumes {
-        match client.volume_inspect_raw(name).await {
-            Ok(raw) => raws.push(raw),
-            Err(e) if !e.is_daemon_error() => return Err(e.into()),
-            Err(e) => errors.push(describe(&e)),
-        }
-    }
-    print!("{}", render(&raws, template.as_ref())?);
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(Reported(errors.join("\n")).into())
-    }
+    // An empty `--format` prints the JSON, as docker does for volumes.
+    let format = args.format.as_deref().filter(|f| !f.is_empty());
+    print_each(&args.volumes, format, false, |name| {
+        client.volume_inspect_raw(name)
+    })
+    .await
 }

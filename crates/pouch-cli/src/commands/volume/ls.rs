@@ -7,8 +7,8 @@ use pouch_api::volume::Volume;
 use pouch_client::Client;
 use serde_json::{json, Map, Value};
 
-use crate::commands::container::format::{natural_less, render, FormatSpec};
-use crate::commands::container::ps::rewrite_label_calls;
+use crate::commands::container::format::{natural_cmp, FormatSpec};
+use crate::commands::container::ps::render_rows;
 use crate::output::human_size;
 
 const DEFAULT_TABLE: &str = "table {{.Driver}}\t{{.Name}}";
@@ -71,39 +71,11 @@ pub fn header() -> Value {
     })
 }
 
-/// docker's header for `.Label "a.b.c-d"`: the last dotted part, `-`/`_` as spaces.
-fn label_header(key: &str) -> String {
-    key.rsplit('.')
-        .next()
-        .unwrap_or(key)
-        .replace(['-', '_'], " ")
-}
-
-fn quoted(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
-}
-
 /// Renders `volumes` (in the order given) with `spec`, as docker's formatter does.
 pub fn render_volumes(volumes: &[Volume], spec: &FormatSpec) -> anyhow::Result<String> {
-    let uses_label = spec.text.contains(".Label ");
-    let (header_text, row_text) = if uses_label {
-        (
-            rewrite_label_calls(&spec.text, |k| quoted(&label_header(k))),
-            rewrite_label_calls(&spec.text, |k| {
-                format!("(or (index .LabelValues {}) \"\")", quoted(k))
-            }),
-        )
-    } else {
-        (spec.text.clone(), spec.text.clone())
-    };
-    let rows: Vec<Value> = volumes.iter().map(|v| row(v, uses_label)).collect();
-    Ok(render(
-        spec.table,
-        &header_text,
-        &row_text,
-        &header(),
-        &rows,
-    )?)
+    render_rows(spec, &header(), volumes, |v, with_label_values| {
+        row(v, with_label_values)
+    })
 }
 
 /// docker's `NewVolumeFormat`: `-q` only changes the default (`table`) and `raw` formats.
@@ -119,15 +91,7 @@ pub fn spec(format: Option<&str>, quiet: bool) -> FormatSpec {
 /// The whole output of `volume ls` for `volumes`, sorted by name as docker sorts them.
 pub fn render_list(volumes: &[Volume], args: &LsArgs) -> anyhow::Result<String> {
     let mut sorted = volumes.to_vec();
-    sorted.sort_by(|a, b| {
-        if natural_less(&a.name, &b.name) {
-            std::cmp::Ordering::Less
-        } else if natural_less(&b.name, &a.name) {
-            std::cmp::Ordering::Greater
-        } else {
-            std::cmp::Ordering::Equal
-        }
-    });
+    sorted.sort_by(|a, b| natural_cmp(&a.name, &b.name));
     render_volumes(&sorted, &spec(args.format.as_deref(), args.quiet))
 }
 

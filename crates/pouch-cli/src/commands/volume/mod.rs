@@ -40,18 +40,10 @@ pub async fn run(client: &Client, command: VolumeCommand) -> anyhow::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    #[command(name = "volume")]
-    struct Cmd {
-        #[command(subcommand)]
-        command: VolumeCommand,
-    }
+    use crate::commands::parse_subcommand;
 
     fn parse(argv: &[&str]) -> Result<VolumeCommand, clap::Error> {
-        Cmd::try_parse_from(std::iter::once("volume").chain(argv.iter().copied()))
-            .map(|c| c.command)
+        parse_subcommand("volume", argv)
     }
 
     #[test]

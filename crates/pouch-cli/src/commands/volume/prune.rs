@@ -1,11 +1,9 @@
 //! `pouch volume prune [-a] [-f] [--filter KEY=VALUE]...`: removes unused anonymous volumes
 //! (all unused ones with `-a`) after a confirmation, then lists them and the space reclaimed.
 
-use std::io::{self, BufRead, Write};
-
 use pouch_client::Client;
 
-use crate::output::human_size;
+use crate::commands::pruning::{self, confirm};
 
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
@@ -25,14 +23,6 @@ const ANONYMOUS_WARNING: &str =
 const ALL_WARNING: &str =
     "WARNING! This will remove all local volumes not used by at least one container.";
 
-fn confirm(warning: &str) -> anyhow::Result<bool> {
-    print!("{warning}\nAre you sure you want to continue? [y/N] ");
-    io::stdout().flush()?;
-    let mut line = String::new();
-    io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim().to_lowercase().as_str(), "y" | "yes"))
-}
-
 /// The prune filters and the warning to confirm: `-a` adds `all=true` (docker refuses it
 /// together with an `all` filter).
 pub fn plan(args: &PruneArgs) -> anyhow::Result<(pouch_api::Filters, &'static str)> {
@@ -49,22 +39,7 @@ pub fn plan(args: &PruneArgs) -> anyhow::Result<(pouch_api::Filters, &'static st
 
 /// The report after the prune.
 pub fn render(deleted: &[String], reclaimed: u64) -> String {
-    let mut out = String::new();
-    // docker counts the space only when something was deleted.
-    let reclaimed = if deleted.is_empty() { 0 } else { reclaimed };
-    if !deleted.is_empty() {
-        out.push_str("Deleted Volumes:\n");
-        for name in deleted {
-            out.push_str(name);
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "Total reclaimed space: {}\n",
-        human_size(i64::try_from(reclaimed).unwrap_or(i64::MAX))
-    ));
-    out
+    pruning::report("Volumes", deleted, reclaimed)
 }
 
 pub async fn run(client: &Client, args: PruneArgs) -> anyhow::Result<()> {
