@@ -100,6 +100,9 @@ fn user_networks_dns_and_isolation() {
         .says("nameserver 127.0.0.11");
     d.pouch(&["exec", "a2", "ping", "-c", "1", "-W", "3", "a1"])
         .ok();
+    d.pouch(&["exec", "a2", "nslookup", "a1.neta", "127.0.0.11"])
+        .ok()
+        .says(&a1);
     d.pouch(&["exec", "a2", "nslookup", "web", "127.0.0.11"])
         .ok()
         .says(&a1);

@@ -266,10 +266,14 @@ impl NetworkManager {
 
     pub(super) fn register(&self, st: &State, leases: &[Lease], names: &[String]) {
         for l in leases {
-            if st.networks.get(&l.network_id).is_some_and(|n| !n.builtin) {
-                for n in names.iter().chain(l.aliases.iter()) {
-                    self.dns.add(&l.network_id, n, l.ip);
-                }
+            let Some(net) = st.networks.get(&l.network_id).filter(|n| !n.builtin) else {
+                continue;
+            };
+            for n in names.iter().chain(l.aliases.iter()) {
+                self.dns.add(&l.network_id, n, l.ip);
+                // Docker also answers `<name>.<network>`.
+                self.dns
+                    .add(&l.network_id, &format!("{n}.{}", net.name), l.ip);
             }
         }
     }

@@ -23,6 +23,12 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
             Ok(None) => next.run(req).await,
             Ok(Some(path)) => match rewrite(req.uri(), &path) {
                 Some(uri) => {
+                    let version = req.uri().path()[2..]
+                        .split('/')
+                        .next()
+                        .unwrap_or(API_VERSION)
+                        .to_string();
+                    req.extensions_mut().insert(RequestedVersion(version));
                     *req.uri_mut() = uri;
                     next.run(req).await
                 }
@@ -45,6 +51,18 @@ pub async fn middleware(mut req: Request, next: Next) -> Response {
     }
     .instrument(span)
     .await
+}
+
+/// The API version a request named in its path (absent for unversioned paths, which get
+/// the current behaviour).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestedVersion(pub String);
+
+impl RequestedVersion {
+    /// Whether the client asked for a version older than `v`.
+    pub fn older_than(&self, v: &str) -> bool {
+        compare(&self.0, v) == std::cmp::Ordering::Less
+    }
 }
 
 /// For a `/vX.Y/...` path: the path without the prefix, or the error for a version out of

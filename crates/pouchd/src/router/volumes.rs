@@ -62,8 +62,17 @@ pub async fn remove(
 
 /// `POST /volumes/prune?filters=` (filters: label, label!, all): `200
 /// {"VolumesDeleted","SpaceReclaimed"}`; only anonymous volumes unless `all=true`.
-pub async fn prune(State(engine): State<AppState>, params: Params) -> Reply {
-    let filters = params.filters()?;
+/// `POST /volumes/prune`. Before API 1.42 Docker pruned every unused volume, named ones
+/// too; from 1.42 only anonymous ones unless `all=true`.
+pub async fn prune(
+    State(engine): State<AppState>,
+    version: Option<axum::Extension<super::version::RequestedVersion>>,
+    params: Params,
+) -> Reply {
+    let mut filters = params.filters()?;
+    if version.is_some_and(|v| v.older_than("1.42")) && filters.get("all").is_empty() {
+        filters.add("all", "true");
+    }
     let report = engine.prune_volumes(&filters).await?;
     Ok(json(&report))
 }
@@ -205,6 +214,12 @@ mod tests {
         assert_eq!(report["VolumesDeleted"], json!(["gone"]));
         let (_, list) = api.call_json("GET", "/volumes", "").await;
         assert_eq!(names(&list), ["keep"]);
+        // /v1.44 keeps named volumes; before 1.42 every unused volume goes.
+        let (_, report) = api.call_json("POST", "/v1.44/volumes/prune", "").await;
+        assert_eq!(report["VolumesDeleted"], json!([]));
+        let (status, report) = api.call_json("POST", "/v1.41/volumes/prune", "").await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["VolumesDeleted"], json!(["keep"]));
     }
 
     #[test]
