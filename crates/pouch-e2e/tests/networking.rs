@@ -334,6 +334,25 @@ fn network_modes_and_files() {
             r.ok().says(line);
         }
     }
+    // --link: the linked container's address under the alias and its name.
+    d.pouch(&[
+        "run",
+        "--rm",
+        "--link",
+        "files:fl",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+    ])
+    .ok()
+    .says(&format!("{ip}\tfl files"));
+    d.pouch(&[
+        "run", "--rm", "--link", "files:fl", "busybox", "ping", "-c", "1", "-W", "3", "fl",
+    ])
+    .ok();
+    d.pouch(&["run", "--rm", "--link", "nosuch:x", "busybox", "true"])
+        .fails()
+        .says("nosuch");
     // container:<name> shares the network namespace (same address).
     d.pouch(&[
         "run",

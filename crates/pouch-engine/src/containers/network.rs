@@ -208,13 +208,12 @@ impl Containers {
             r.ports = ports_map;
         });
         if !rec.config.disable_network_files {
-            if let Err(e) = write_network_files(
-                &bundle,
-                &rec.config,
-                &rec.host_config,
-                own_ip,
-                attached.embedded_dns,
-            ) {
+            let written = self.link_hosts(&rec).and_then(|links| {
+                let mut host = rec.host_config.clone();
+                host.extra_hosts.get_or_insert_with(Vec::new).extend(links);
+                write_network_files(&bundle, &rec.config, &host, own_ip, attached.embedded_dns)
+            });
+            if let Err(e) = written {
                 self.detach_network(c).await;
                 return Err(e);
             }
@@ -223,6 +222,46 @@ impl Containers {
             netns: NetNs::Path(attached.netns),
             files_dir: bundle,
         })
+    }
+
+    /// `--link name[:alias]` as `/etc/hosts` entries (`alias name:ip`): the linked
+    /// container must run and share a network with this one (Docker's legacy links).
+    fn link_hosts(&self, rec: &super::record::ContainerRecord) -> Result<Vec<String>, ApiError> {
+        let mut out = Vec::new();
+        for link in rec.host_config.links.iter().flatten() {
+            let (name, alias) = link
+                .split_once(':')
+                .unwrap_or((link.as_str(), link.as_str()));
+            let name = name.trim_start_matches('/');
+            let alias = alias.rsplit('/').next().unwrap_or(alias);
+            let target = self.get(name).map_err(|_| {
+                ApiError::invalid(format!("invalid --link {link}: no such container: {name}"))
+            })?;
+            let t = target.record();
+            if !t.state.status.is_alive() {
+                return Err(ApiError::conflict(format!(
+                    "cannot link to a non running container: {name} (start it first)"
+                )));
+            }
+            let ip = rec
+                .networks
+                .keys()
+                .find_map(|n| t.endpoints.get(n))
+                .map(|e| e.ip_address.clone())
+                .filter(|ip| !ip.is_empty())
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "invalid --link {link}: {name} shares no network with this container"
+                    ))
+                })?;
+            let names = if alias == name {
+                name.to_string()
+            } else {
+                format!("{alias} {name}")
+            };
+            out.push(format!("{names}:{ip}"));
+        }
+        Ok(out)
     }
 
     /// Tears down what `attach_network` set up (the container has exited).
