@@ -10,6 +10,8 @@ mod images;
 mod networks;
 mod prune;
 mod system;
+#[cfg(test)]
+mod test_btrfs;
 mod volumes;
 
 use std::path::{Path, PathBuf};
@@ -123,11 +125,12 @@ impl Engine {
             backend = quota.as_ref().map_or("none", |q| q.backend()),
             "disk quota"
         );
-        let volume_store = store.clone();
+        let volumes = volumes::open(&config, store.clone(), quota.clone())?;
         let containers = containers::Containers::open(
             store,
             images.clone(),
             network.clone(),
+            volumes.clone(),
             containers::Paths {
                 home: config.home_dir.clone(),
                 exec_root: config.exec_root.clone(),
@@ -135,7 +138,9 @@ impl Engine {
             config.runtime.clone(),
             quota.clone(),
         )?;
-        let volumes = volumes::open(&config, volume_store, quota.clone(), &containers)?;
+        // Mount again the volumes the containers use, so the counts of users are right (and
+        // tmpfs volumes are back after a reboot).
+        containers.restore_volume_mounts(&volumes);
         tracing::debug!(home = %config.home_dir.display(), id = %id, "engine opened");
         Ok(Arc::new(Engine {
             config,

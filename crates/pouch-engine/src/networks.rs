@@ -12,7 +12,9 @@ use pouch_api::network::{
 };
 use pouch_api::{ApiError, ErrorKind, Filters};
 use pouch_network::ipam::Ipv4Net;
-use pouch_network::manager::{CreateNetwork, ErrorClass, NetworkError, NetworkRecord};
+use pouch_network::manager::{
+    CreateNetwork, ErrorClass, NetworkError, NetworkManager, NetworkRecord,
+};
 
 use crate::Engine;
 
@@ -279,6 +281,7 @@ fn network_matches(n: &Network, builtin: bool, f: &Filters) -> bool {
 /// The endpoint a container asks for on a network, checked against it (`--ip` only on user
 /// networks, inside the subnet).
 pub(crate) fn endpoint_request(
+    mgr: &NetworkManager,
     net: &NetworkRecord,
     s: &EndpointSettings,
 ) -> Result<pouch_network::manager::EndpointRequest, ApiError> {
@@ -294,14 +297,7 @@ pub(crate) fn endpoint_request(
                 "invalid --ip {ip}: user specified IP address is supported on user defined networks only"
             )));
         }
-        if let Some(subnet) = net.subnet {
-            if !subnet.contains(ip) {
-                return Err(ApiError::invalid(format!(
-                    "invalid --ip {ip}: it is not in the subnet {subnet} of network {}",
-                    net.name
-                )));
-            }
-        }
+        mgr.check_address(net, ip).map_err(net_error)?;
     }
     let mac = if s.mac_address.is_empty() {
         None

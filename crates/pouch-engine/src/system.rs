@@ -252,7 +252,6 @@ mod tests {
 
     #[test]
     fn info_reports_the_disk_quota_back_end() {
-        use std::process::Command;
         let dir = tempfile::tempdir().unwrap();
         let expected = match crate::host::backing_filesystem(dir.path()).as_str() {
             "btrfs" => "btrfs",
@@ -267,33 +266,8 @@ mod tests {
             eprintln!("SKIPPED the btrfs half of info_reports_the_disk_quota_back_end: needs root");
             return;
         }
-        let run = |c: &mut Command| {
-            let out = c.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{c:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        struct Fs(std::path::PathBuf, String);
-        impl Drop for Fs {
-            fn drop(&mut self) {
-                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-                let _ = Command::new("losetup").arg("-d").arg(&self.1).status();
-            }
-        }
-        let img = dir.path().join("fs.img");
-        std::fs::File::create(&img)
-            .unwrap()
-            .set_len(200 << 20)
-            .unwrap();
-        run(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img));
-        let dev = run(Command::new("losetup").args(["-f", "--show"]).arg(&img));
-        let mnt = dir.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let _fs = Fs(mnt.clone(), dev.clone());
-        run(Command::new("mount").arg(&dev).arg(&mnt));
+        let fs = crate::test_btrfs::LoopBtrfs::new(200);
+        let mnt = fs.mnt().to_path_buf();
         assert_eq!(disk_quota_status(&engine(&mnt)).as_deref(), Some("btrfs"));
     }
 

@@ -1,15 +1,11 @@
 //! Volumes in the engine: the `/volumes` API over the volume manager (create, list with
 //! Docker's filters, inspect, remove, prune), `system df`'s volume list, volume events
 //! (`create`, `destroy`, `prune`; `mount` and `unmount` come from the containers), and the
-//! opening of the manager, which recounts the volumes the containers hold mounted.
-//!
-//! The container manager reaches the engine's `VolumeManager` through `manager(home)`: a
-//! registry of the open engines' managers, keyed by home dir (the containers' `Paths`
-//! carry it), so the manager is shared without a field in `Containers`.
+//! opening of the manager (the container manager gets it too, and recounts the volumes the
+//! containers hold mounted).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use pouch_api::volume::{
     UsageData, Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse, SCOPE_LOCAL,
@@ -20,46 +16,19 @@ use pouch_volume::{VolumeManager, VolumeRecord};
 use crate::containers::Containers;
 use crate::{Engine, EngineConfig};
 
-/// The volume managers of the open engines, by home dir.
-static MANAGERS: Mutex<Vec<(PathBuf, Weak<VolumeManager>)>> = Mutex::new(Vec::new());
-
 /// Opens the volume manager of an engine (`<home>/volumes`, tmpfs volumes under
-/// `<exec-root>/volumes`), registers it for the containers of `home`, and mounts again the
-/// volumes the existing containers use, so the counts of users are right (and tmpfs
-/// volumes are back after a reboot).
+/// `<exec-root>/volumes`).
 pub(crate) fn open(
     config: &EngineConfig,
     store: Arc<pouch_store::Store>,
     quota: Option<Arc<dyn pouch_quota::Quota>>,
-    containers: &Containers,
 ) -> Result<Arc<VolumeManager>, pouch_volume::VolumeError> {
-    let vm = Arc::new(VolumeManager::new(
+    Ok(Arc::new(VolumeManager::new(
         store,
         config.home_dir.join("volumes"),
         quota,
         config.exec_root.clone(),
-    )?);
-    {
-        let mut all = MANAGERS.lock().unwrap_or_else(|e| e.into_inner());
-        all.retain(|(home, w)| w.strong_count() > 0 && home != &config.home_dir);
-        all.push((config.home_dir.clone(), Arc::downgrade(&vm)));
-    }
-    containers.restore_volume_mounts(&vm);
-    Ok(vm)
-}
-
-/// The volume manager of the engine whose home dir is `home`.
-pub(crate) fn manager(home: &Path) -> Result<Arc<VolumeManager>, ApiError> {
-    let all = MANAGERS.lock().unwrap_or_else(|e| e.into_inner());
-    all.iter()
-        .filter(|(h, _)| h == home)
-        .find_map(|(_, w)| w.upgrade())
-        .ok_or_else(|| {
-            ApiError::internal(format!(
-                "the volumes of {} are not open (the engine is shutting down)",
-                home.display()
-            ))
-        })
+    )?))
 }
 
 /// `true`, `1` → true; `false`, `0` → false (Docker's boolean filter values).

@@ -749,11 +749,7 @@ mod tests {
     }
 
     fn mounted(path: &Path) -> bool {
-        let want = path.display().to_string();
-        std::fs::read_to_string("/proc/self/mountinfo")
-            .unwrap()
-            .lines()
-            .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        pouch_sys::mount::is_mount_point(path)
     }
 
     fn iface(ns: &Path, net: Ipv4Net, n: u8, gateway: Option<Ipv4Addr>) -> IfaceConfig {

@@ -77,11 +77,6 @@ fn duplicate(flag: &str, raw: &str, dest: &str) -> ApiError {
 }
 
 impl Containers {
-    /// The engine's volume manager.
-    pub(super) fn volumes(&self) -> Result<Arc<VolumeManager>, ApiError> {
-        crate::volumes::manager(&self.paths.home)
-    }
-
     /// Checks the mounts of a create body and orders them (see the module doc). Errors are
     /// 400s naming the flag, 404 for a `--volumes-from` container that does not exist, 409
     /// for a named volume that exists with another driver.
@@ -90,7 +85,7 @@ impl Containers {
         config: &ContainerConfig,
         host: &HostConfig,
     ) -> Result<Vec<Planned>, ApiError> {
-        let vm = self.volumes()?;
+        let vm = &self.volumes;
         let mut plan = Plan::default();
         let tmpfs: BTreeSet<String> = host
             .tmpfs
@@ -122,7 +117,7 @@ impl Containers {
                 return Err(duplicate(spec.flag, &spec.raw, &spec.destination));
             }
             if spec.kind == MountKind::Volume {
-                self.check_volume(&vm, &spec)?;
+                self.check_volume(vm, &spec)?;
             }
             plan.put(spec.destination.clone(), Planned::Spec(spec));
         }
@@ -137,7 +132,7 @@ impl Containers {
             if plan.at.contains_key(&spec.destination) || tmpfs.contains(&spec.destination) {
                 continue;
             }
-            self.check_volume(&vm, &spec)?;
+            self.check_volume(vm, &spec)?;
             plan.put(spec.destination.clone(), Planned::Anonymous(spec));
         }
         Ok(plan.items)
@@ -171,7 +166,7 @@ impl Containers {
         rootfs: &Path,
         undo: &mut VolumeUndo,
     ) -> Result<Vec<MountPoint>, ApiError> {
-        let vm = self.volumes()?;
+        let vm = &self.volumes;
         let mut out = Vec::with_capacity(plan.len());
         for p in plan {
             let (spec, relabel) = match p {
@@ -276,9 +271,7 @@ impl Containers {
         if undo.mounted.is_empty() && undo.created.is_empty() {
             return;
         }
-        let Ok(vm) = self.volumes() else {
-            return;
-        };
+        let vm = &self.volumes;
         for name in &undo.mounted {
             if let Err(e) = vm.unmount(name) {
                 tracing::warn!(volume = %name, "cannot unmount after a failed create: {e}");
@@ -335,13 +328,7 @@ impl Containers {
         let this = self.clone();
         let id = id.to_string();
         let done = tokio::task::spawn_blocking(move || {
-            let vm = match this.volumes() {
-                Ok(vm) => vm,
-                Err(e) => {
-                    tracing::warn!(id = %id, "volumes not released: {}", e.message);
-                    return;
-                }
-            };
+            let vm = &this.volumes;
             for (name, driver) in &names {
                 if let Err(e) = vm.unmount(name) {
                     tracing::warn!(volume = %name, "cannot unmount: {e}");

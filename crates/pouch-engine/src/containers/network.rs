@@ -93,7 +93,7 @@ impl Containers {
         if want.mac_address.is_empty() && !body.config.mac_address.is_empty() {
             want.mac_address = body.config.mac_address.clone();
         }
-        endpoint_request(&primary, &want)?;
+        endpoint_request(&self.network, &primary, &want)?;
         out.insert(primary.name.clone(), want);
         for (key, s) in &requested {
             if key == &mode || key == &primary.name || key == "default" {
@@ -106,7 +106,7 @@ impl Containers {
                     n.name, primary.name
                 )));
             }
-            endpoint_request(&n, s)?;
+            endpoint_request(&self.network, &n, s)?;
             out.insert(n.name.clone(), s.clone());
         }
         Ok((primary.name, out))
@@ -174,7 +174,7 @@ impl Containers {
         order.sort_by_key(|(name, _)| **name != mode);
         for (name, s) in order {
             let net = self.network.get(name).await.map_err(net_error)?;
-            networks.push((net.id.clone(), endpoint_request(&net, s)?));
+            networks.push((net.id.clone(), endpoint_request(&self.network, &net, s)?));
         }
         let ports = port_requests(&rec.host_config, &rec.config)?;
         let attached = self
@@ -309,7 +309,7 @@ impl Containers {
                 ),
             ));
         }
-        let req = endpoint_request(net, &settings)?;
+        let req = endpoint_request(&self.network, net, &settings)?;
         let live = if rec.state.status.is_alive() {
             self.network
                 .connect(&c.id, &net.id, &req)

@@ -382,7 +382,6 @@ mod tests {
     /// patterns and refused by name.
     #[test]
     fn limits_reach_the_rootfs_and_volumes_on_btrfs() {
-        use std::process::Command;
         let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
             s.lines()
                 .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
@@ -391,34 +390,8 @@ mod tests {
             eprintln!("SKIPPED limits_reach_the_rootfs_and_volumes_on_btrfs: needs root");
             return;
         }
-        let run = |c: &mut Command| {
-            let out = c.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{c:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).trim().to_string()
-        };
-        struct Fs(PathBuf, String);
-        impl Drop for Fs {
-            fn drop(&mut self) {
-                let _ = Command::new("umount").arg(&self.0).status();
-                let _ = Command::new("losetup").arg("-d").arg(&self.1).status();
-            }
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let img = dir.path().join("fs.img");
-        std::fs::File::create(&img)
-            .unwrap()
-            .set_len(300 << 20)
-            .unwrap();
-        run(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img));
-        let dev = run(Command::new("losetup").args(["-f", "--show"]).arg(&img));
-        let mnt = dir.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let fs = Fs(mnt.clone(), dev.clone());
-        run(Command::new("mount").arg(&dev).arg(&mnt));
+        let fs = crate::test_btrfs::LoopBtrfs::new(300);
+        let mnt = fs.mnt().to_path_buf();
 
         let q = pouch_quota::detect(&mnt).expect("btrfs back end");
         let rootfs = mnt.join("rw");

@@ -110,6 +110,7 @@ impl NetworkManager {
     #[allow(clippy::too_many_arguments)]
     async fn add_endpoint(
         &self,
+        st: &State,
         cid: &str,
         netns: &Path,
         index: usize,
@@ -127,10 +128,13 @@ impl NetworkManager {
         let pool = self
             .pool(net)
             .ok_or_else(|| internal(format!("network {} has no subnet", net.name)))?;
-        let leased: BTreeMap<Ipv4Addr, String> = all_leases(&self.store)?
-            .into_iter()
+        // The running containers' leases are all there is: `restore` released the rest.
+        let leased: BTreeMap<Ipv4Addr, String> = st
+            .live
+            .values()
+            .flat_map(|l| l.leases.iter())
             .filter(|l| l.network_id == net.id)
-            .map(|l| (l.ip, l.container))
+            .map(|l| (l.ip, l.container.clone()))
             .collect();
         let ip = choose(&net.name, &pool, &leased, req.ip)?;
         let mac = req.mac.unwrap_or_else(|| mac_for(ip));
@@ -373,7 +377,7 @@ impl NetworkManager {
         let mut leases = Vec::new();
         for (i, (net, ep)) in nets.iter().enumerate() {
             leases.push(
-                self.add_endpoint(cid, netns, i, net, ep, i == 0, undo)
+                self.add_endpoint(st, cid, netns, i, net, ep, i == 0, undo)
                     .await?,
             );
         }
@@ -498,7 +502,7 @@ impl NetworkManager {
         let first = live.leases.is_empty();
         let mut undo = Undo::default();
         let lease = match self
-            .add_endpoint(cid, &netns, index, &net, req, first, &mut undo)
+            .add_endpoint(&st, cid, &netns, index, &net, req, first, &mut undo)
             .await
         {
             Ok(l) => l,
@@ -588,15 +592,6 @@ impl NetworkManager {
             self.apply_firewall(&st).await?;
         }
         Ok(true)
-    }
-
-    /// The published ports of a running container.
-    pub async fn ports(&self, cid: &str) -> Vec<PortBinding> {
-        let st = self.state.lock().await;
-        st.live
-            .get(cid)
-            .map(|l| l.ports.clone())
-            .unwrap_or_default()
     }
 }
 

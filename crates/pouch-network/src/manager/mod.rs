@@ -229,6 +229,18 @@ impl NetworkManager {
         })
     }
 
+    /// Why `ip` can never be leased on `n` (outside the subnet, its network, broadcast or
+    /// gateway address), if it cannot; whether it is free is known only at attach.
+    pub fn check_address(&self, n: &NetworkRecord, ip: Ipv4Addr) -> Result<(), NetworkError> {
+        match self.pool(n) {
+            Some(pool) => Ok(pool.check(&n.name, ip)?),
+            None => Err(NetworkError::Invalid(format!(
+                "network {} hands out no addresses (driver {})",
+                n.name, n.driver
+            ))),
+        }
+    }
+
     /// The default route containers on `n` get (the bridge's address, or
     /// `--default-gateway` on the default bridge). Internal networks get none.
     fn route_gateway(&self, n: &NetworkRecord) -> Option<Ipv4Addr> {
@@ -313,11 +325,6 @@ impl NetworkManager {
             .await
             .map_err(internal)?
             .map_err(|e| internal(format!("cannot update the firewall: {e}")))
-    }
-
-    /// The number of rules in our firewall table (for tests and `info`).
-    pub fn firewall_rules(&self) -> usize {
-        self.firewall.rule_count().unwrap_or(0)
     }
 
     /// The netns file of a container.

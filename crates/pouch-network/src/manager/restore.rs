@@ -34,9 +34,13 @@ impl NetworkManager {
         let mut batch = pouch_store::Batch::default();
         for c in running {
             let netns = self.netns_path(&c.id);
+            if !netns.exists() {
+                // Nothing to give back: its leases are released with the leftovers below.
+                continue;
+            }
             let leases = by_container.remove(&c.id).unwrap_or_default();
             let ports = port_maps.get(&c.id).cloned().unwrap_or_default();
-            if !netns.exists() || (leases.is_empty() && ports.is_empty()) {
+            if leases.is_empty() && ports.is_empty() {
                 continue;
             }
             let mut reservations = Vec::new();
