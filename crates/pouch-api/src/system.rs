@@ -146,3 +146,22 @@ pub struct SystemDf {
     pub volumes: Vec<Volume>,
     pub build_cache: Vec<serde_json::Value>,
 }
+
+/// Pouch's `POST /daemon/update` body: what to change in the running daemon. A field left
+/// out is left alone; every change is also written to pouchd's config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DaemonUpdateConfig {
+    /// `k=v` sets the daemon label k, `k` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    /// The new list of docker.io mirrors (replaces the old one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_mirrors: Option<Vec<String>>,
+    /// The new list of insecure registries (replaces the old one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_registries: Option<Vec<String>>,
+    /// Debug logging on or off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debug: Option<bool>,
+}

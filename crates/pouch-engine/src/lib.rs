@@ -52,6 +52,27 @@ pub struct EngineConfig {
     pub runtime: RuntimeConfig,
     /// The default bridge and firewall flags.
     pub network: pouch_network::manager::BridgeConfig,
+    /// The daemon's labels (`--label key=value`), shown by `/info`.
+    pub labels: Vec<String>,
+    /// Whether containers may use lxcfs, and where it is mounted.
+    pub lxcfs: LxcfsConfig,
+}
+
+/// `--enable-lxcfs` and `--lxcfs-home`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LxcfsConfig {
+    pub enabled: bool,
+    /// Where lxcfs is mounted (default /var/lib/lxcfs).
+    pub home: PathBuf,
+}
+
+impl Default for LxcfsConfig {
+    fn default() -> LxcfsConfig {
+        LxcfsConfig {
+            enabled: false,
+            home: PathBuf::from("/var/lib/lxcfs"),
+        }
+    }
 }
 
 /// Why the engine could not open.

@@ -228,6 +228,8 @@ mod tests {
     fn engine(dir: &std::path::Path) -> std::sync::Arc<Engine> {
         Engine::open(EngineConfig {
             network: Default::default(),
+            labels: Vec::new(),
+            lxcfs: Default::default(),
             home_dir: dir.join("home"),
             exec_root: dir.join("exec"),
             registry: RegistryConfig {
@@ -276,6 +278,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Engine::open(EngineConfig {
             network: Default::default(),
+            labels: Vec::new(),
+            lxcfs: Default::default(),
             home_dir: dir.path().join("home"),
             exec_root: dir.path().join("exec"),
             registry: RegistryConfig {

@@ -92,6 +92,19 @@ pub struct Flags {
     /// The nftables table pouchd keeps its rules in (two daemons on one host need two)
     #[arg(long = "firewall-table", value_name = "NAME", default_value = "pouch")]
     pub firewall_table: String,
+    /// A label of the daemon, key=value, shown by `info` (repeatable)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Let containers ask for lxcfs's /proc files (`--enableLxcfs`); lxcfs must be mounted
+    #[arg(long = "enable-lxcfs")]
+    pub enable_lxcfs: bool,
+    /// Where lxcfs is mounted
+    #[arg(
+        long = "lxcfs-home",
+        value_name = "DIR",
+        default_value = "/var/lib/lxcfs"
+    )]
+    pub lxcfs_home: PathBuf,
     /// JSON file with the same keys as the long flags
     #[arg(long = "config-file", value_name = "FILE", default_value = DEFAULT_CONFIG_FILE)]
     pub config_file: PathBuf,
@@ -120,6 +133,9 @@ const FILE_KEYS: &[(&str, Kind)] = &[
     ("ip-masq", Kind::Bool),
     ("iptables", Kind::Bool),
     ("firewall-table", Kind::Path),
+    ("label", Kind::List),
+    ("enable-lxcfs", Kind::Bool),
+    ("lxcfs-home", Kind::Path),
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -209,6 +225,10 @@ pub struct DaemonConfig {
     pub network: pouch_engine::BridgeConfig,
     /// The config file that was read, if there was one.
     pub config_file: Option<PathBuf>,
+    /// `--label` entries, as given.
+    pub labels: Vec<String>,
+    /// `--enable-lxcfs` and `--lxcfs-home`.
+    pub lxcfs: pouch_engine::LxcfsConfig,
 }
 
 /// What is wrong with the flags or the config file.
@@ -281,6 +301,11 @@ impl DaemonConfig {
             init_path: flags.init_path,
             network: pouch_engine::BridgeConfig::default(),
             config_file: None,
+            labels: flags.label,
+            lxcfs: pouch_engine::LxcfsConfig {
+                enabled: flags.enable_lxcfs,
+                home: flags.lxcfs_home,
+            },
         };
         let mut listen = flags.listen;
         let mut net = NetFlags {
@@ -357,6 +382,9 @@ impl DaemonConfig {
                     "ip-masq" => net.ip_masq = value.as_bool().ok_or_else(bad)?,
                     "iptables" => net.iptables = value.as_bool().ok_or_else(bad)?,
                     "firewall-table" => net.firewall_table = value.as_str().ok_or_else(bad)?.into(),
+                    "label" => cfg.labels = as_list(&value).ok_or_else(bad)?,
+                    "enable-lxcfs" => cfg.lxcfs.enabled = value.as_bool().ok_or_else(bad)?,
+                    "lxcfs-home" => cfg.lxcfs.home = as_path(&value).ok_or_else(bad)?,
                     _ => return Err(bad()),
                 }
             }

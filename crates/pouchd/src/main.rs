@@ -99,6 +99,8 @@ async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         listen_addresses: cfg.listen_strings(),
         runtime: runtimes::runtime_config(&cfg)?,
         network: cfg.network.clone(),
+        labels: cfg.labels.clone(),
+        lxcfs: cfg.lxcfs.clone(),
     })?;
     engine.restore_containers().await;
 

@@ -155,6 +155,12 @@ pub struct ContainerUpdate {
         deserialize_with = "de_null_default"
     )]
     pub disk_quota: BTreeMap<String, String>,
+    /// Pouch: `A=1` sets A, `A=` sets it empty, `A` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    /// Pouch: `k=v` sets label k, `k` removes it.
+    #[serde(rename = "Label", skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -350,4 +356,7 @@ pub struct HostConfig {
     pub mounts: Option<Vec<Mount>>,
     pub masked_paths: Option<Vec<String>>,
     pub readonly_paths: Option<Vec<String>>,
+    /// Pouch: bind lxcfs's /proc files over the container's (pouchd needs `--enable-lxcfs`).
+    #[serde(skip_serializing_if = "is_false", deserialize_with = "de_null_default")]
+    pub enable_lxcfs: bool,
 }

@@ -149,6 +149,47 @@ pub struct ContainerConfig {
     /// Pouch: do not generate `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`.
     #[serde(skip_serializing_if = "is_false", deserialize_with = "de_null_default")]
     pub disable_network_files: bool,
+    /// Pouch: a rich container (an init as PID 1, the environment in /etc/profile.d).
+    #[serde(skip_serializing_if = "is_false", deserialize_with = "de_null_default")]
+    pub rich: bool,
+    /// Pouch: the rich container's init: `dumb-init` (default), `sbin-init` or `systemd`.
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub rich_mode: String,
+    /// Pouch: a command run inside a rich container before its main process, on every start.
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub init_script: String,
+    /// Pouch: the 64-hex id the caller wants the container to have (create only).
+    #[serde(
+        rename = "SpecificID",
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de_null_default"
+    )]
+    pub specific_id: String,
+}
+
+/// Pouch's `POST /containers/{id}/upgrade` body: the new image and, optionally, a new
+/// entrypoint and command (otherwise the new image's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ContainerUpgradeConfig {
+    #[serde(deserialize_with = "de_null_default")]
+    pub image: String,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_strslice"
+    )]
+    pub cmd: Option<Vec<String>>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de_strslice"
+    )]
+    pub entrypoint: Option<Vec<String>>,
 }
 
 /// `POST /containers/create` body.

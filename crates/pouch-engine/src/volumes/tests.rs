@@ -52,6 +52,8 @@ fn engine() -> TestEngine {
             ..Default::default()
         },
         network: Default::default(),
+        labels: Vec::new(),
+        lxcfs: Default::default(),
     })
     .unwrap();
     TestEngine { dir, engine }

@@ -29,6 +29,8 @@ pub fn api() -> TestApi {
     let home = dir.path().join("home");
     let engine = Engine::open(EngineConfig {
         network: Default::default(),
+        labels: Vec::new(),
+        lxcfs: Default::default(),
         home_dir: home.clone(),
         exec_root: dir.path().join("exec"),
         registry: RegistryConfig::default(),

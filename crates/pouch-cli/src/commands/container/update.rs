@@ -1,5 +1,5 @@
-//! `pouch update [resource flags] [--restart POLICY] CONTAINER...`: changes the cgroup
-//! resources and restart policy of containers, printing each name updated, then the
+//! `pouch update [resource flags] [--restart POLICY] [-e ENV] [-l LABEL] CONTAINER...`:
+//! changes the cgroup resources, restart policy, environment and labels of containers, printing each name updated, then the
 //! daemon's warnings; failures are reported after all names. Sizes, CPU counts and restart
 //! policies go through the shared parsers of `container_opts::parse` (docker's rules).
 
@@ -88,6 +88,12 @@ pub struct UpdateArgs {
     /// Set disk quota for the rootfs or a volume mount point (10g, /data=5g, .*=1g)
     #[arg(long)]
     pub disk_quota: Vec<String>,
+    /// Set an environment variable (A=1), set it empty (A=) or remove it (A)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Set a label (k=v) or remove it (k)
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
     /// Containers to update
     #[arg(required = true)]
     pub containers: Vec<String>,
@@ -110,7 +116,9 @@ pub fn build(args: &UpdateArgs) -> Result<Option<ContainerUpdate>, UpdateError> 
         || args.memory_swap.is_some()
         || args.pids_limit.is_some()
         || args.restart.is_some()
-        || !args.disk_quota.is_empty();
+        || !args.disk_quota.is_empty()
+        || !args.env.is_empty()
+        || !args.label.is_empty();
     if !given {
         return Ok(None);
     }
@@ -147,6 +155,8 @@ pub fn build(args: &UpdateArgs) -> Result<Option<ContainerUpdate>, UpdateError> 
         resources,
         restart_policy,
         disk_quota,
+        env: (!args.env.is_empty()).then(|| args.env.clone()),
+        labels: (!args.label.is_empty()).then(|| args.label.clone()),
     }))
 }
 

@@ -256,6 +256,23 @@ pub struct ContainerOpts {
     #[arg(long)]
     pub shm_size: Option<String>,
 
+    // Pouch.
+    /// Rich container: an init runs as PID 1 and the environment goes to /etc/profile.d
+    #[arg(long)]
+    pub rich: bool,
+    /// The rich container's init: dumb-init, sbin-init or systemd (needs --rich)
+    #[arg(long, value_name = "MODE")]
+    pub rich_mode: Option<String>,
+    /// Command run inside a rich container before its main process, on every start
+    #[arg(long, value_name = "COMMAND")]
+    pub initscript: Option<String>,
+    /// Show the container its own limits in /proc through lxcfs (pouchd needs --enable-lxcfs)
+    #[arg(long = "enableLxcfs", alias = "enable-lxcfs")]
+    pub enable_lxcfs: bool,
+    /// The container's id: 64 lower-case hex digits
+    #[arg(long, value_name = "ID")]
+    pub specific_id: Option<String>,
+
     // Devices and kernel.
     /// Add a host device to the container
     #[arg(long)]
@@ -476,6 +493,10 @@ impl ContainerOpts {
             disk_quota,
             quota_id,
             disable_network_files: self.disable_network_files,
+            rich: self.rich,
+            rich_mode: self.rich_mode.clone().unwrap_or_default(),
+            init_script: self.initscript.clone().unwrap_or_default(),
+            specific_id: self.specific_id.clone().unwrap_or_default(),
             ..Default::default()
         };
 
@@ -541,6 +562,7 @@ impl ContainerOpts {
             runtime: self.runtime.clone().unwrap_or_default(),
             resources: self.resources()?,
             mounts: non_empty(mounts),
+            enable_lxcfs: self.enable_lxcfs,
             ..Default::default()
         };
 
