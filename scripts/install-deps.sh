@@ -12,9 +12,12 @@
 #   iproute2 util-linux  ip, nsenter, losetup: the tests' outside hosts and loop filesystems
 #   btrfs-progs      mkfs.btrfs for the disk quota tests (the kernel has btrfs quota)
 #   python3          a UDP echo server in the published-port test
+#   lxcfs            the FUSE filesystem behind --enableLxcfs (the tests run their own instance)
+#   debootstrap      the Debian rootfs of the rich-container image (systemd, sshd)
+#   openssh-client   ssh and ssh-keygen, to log in to a rich container
 set -euo pipefail
 
-need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev runc libseccomp-dev nftables iproute2 util-linux btrfs-progs python3)
+need=(docker-registry busybox-static apache2-utils pkg-config ca-certificates gcc libc6-dev runc libseccomp-dev nftables iproute2 util-linux btrfs-progs python3 lxcfs debootstrap openssh-client)
 
 missing=()
 for p in "${need[@]}"; do
