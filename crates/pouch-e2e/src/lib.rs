@@ -16,6 +16,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod distribution;
 pub mod fixtures;
+pub mod http;
 pub mod image;
 pub mod loopfs;
 pub mod netenv;

@@ -222,6 +222,67 @@ impl RuntimeDriver {
         Ok(pids.unwrap_or_default())
     }
 
+    /// `exec --cwd / --env K=V... <id> <argv>`: runs a process in a created or running
+    /// container (runc allows both) and waits for it, at most `timeout`. Returns its exit code
+    /// and its output, stdout then stderr (a runtime that cannot run it says why there).
+    pub async fn exec_wait(
+        &self,
+        id: &str,
+        env: &[String],
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<(i32, Vec<u8>), DriverError> {
+        let mut args: Vec<OsString> = vec![
+            "--root".into(),
+            self.root.clone().into(),
+            "exec".into(),
+            "--cwd".into(),
+            "/".into(),
+        ];
+        for e in env {
+            args.push("--env".into());
+            args.push(e.into());
+        }
+        args.push(id.into());
+        args.extend(argv.iter().map(OsString::from));
+        let spawn_error = |source| DriverError::Spawn {
+            runtime: self.name.clone(),
+            command: "exec".to_string(),
+            id: id.to_string(),
+            path: self.path.clone(),
+            source,
+        };
+        let child = tokio::process::Command::new(&self.path)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(spawn_error)?;
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+            Ok(result) => result.map_err(spawn_error)?,
+            Err(_) => {
+                return Err(DriverError::TimedOut {
+                    runtime: self.name.clone(),
+                    command: "exec".to_string(),
+                    id: id.to_string(),
+                    timeout,
+                })
+            }
+        };
+        let mut out = output.stdout;
+        out.extend_from_slice(&output.stderr);
+        let code = output
+            .status
+            .code()
+            .or_else(|| {
+                std::os::unix::process::ExitStatusExt::signal(&output.status).map(|s| 128 + s)
+            })
+            .unwrap_or(255);
+        Ok((code, out))
+    }
+
     /// Runs `<path> --root <root> <command> <options> <id> <trailing>`; returns its stdout.
     async fn run(
         &self,

@@ -60,8 +60,19 @@ impl Containers {
         host.network_mode = network_mode;
         defaults(&mut host, &self.runtime.default_runtime);
         validate_host(&host, &self.runtime.runtimes)?;
-        let id = new_id();
+        let id = match body.config.specific_id.as_str() {
+            "" => new_id(),
+            given => validate_specific_id(given)?,
+        };
         let mut config = merge_config(&body.config, image.config.as_ref(), &id);
+        config.specific_id.clear();
+        if pouch_runtime::spec::RichMode::of(&config)
+            .is_ok_and(|m| m == Some(pouch_runtime::spec::RichMode::Systemd))
+            && config.stop_signal.is_empty()
+        {
+            // systemd shuts down on SIGRTMIN+3; SIGTERM only re-executes it.
+            config.stop_signal = pouch_runtime::spec::SYSTEMD_STOP_SIGNAL.to_string();
+        }
         if host.network_mode == "host" && body.config.hostname.is_empty() {
             // Docker: a host-network container has the host's name.
             config.hostname = pouch_sys::uname().nodename;
@@ -149,9 +160,15 @@ impl Containers {
         Ok(ContainerCreateResponse { id, warnings })
     }
 
-    /// Reserves `name` (or a generated one) for `id`: 409 when another container has it.
+    /// Reserves `name` (or a generated one) for `id`: 409 when another container has it,
+    /// or has the id (`--specific-id`).
     fn reserve_name(&self, name: Option<String>, id: &str) -> Result<String, ApiError> {
         let mut t = self.table.write().unwrap_or_else(|e| e.into_inner());
+        if t.by_id.contains_key(id) || t.names.values().any(|v| v == id) {
+            return Err(ApiError::conflict(format!(
+                "Conflict. The container id {id} is already in use: choose another --specific-id"
+            )));
+        }
         match name {
             Some(n) => {
                 if let Some(other) = t.names.get(&n) {
@@ -258,6 +275,17 @@ struct Undo {
     mount: Option<PathBuf>,
     /// Volumes created and mounted for the container (`mounts::make_mounts`).
     volumes: super::mounts::VolumeUndo,
+}
+
+/// Checks a `--specific-id`: 64 lower-case hex digits.
+fn validate_specific_id(id: &str) -> Result<String, ApiError> {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(id.to_string())
+    } else {
+        Err(ApiError::invalid(format!(
+            "invalid --specific-id {id:?}: a container id is 64 lower-case hex digits (0-9, a-f)"
+        )))
+    }
 }
 
 pub(super) fn spec_error(message: &str, invalid: bool) -> ApiError {

@@ -21,6 +21,7 @@ mod quota;
 mod record;
 mod remove;
 mod restore;
+mod rich;
 mod start;
 pub mod stats;
 mod stop;

@@ -62,7 +62,9 @@ impl Containers {
         let bundle = self.paths.bundle(&id);
         let state_dir = self.paths.state_dir(&id);
         let cgroups_path = cgroups_path(&rec.host_config.resources.cgroup_parent, &id);
-        let init = rec.host_config.resources.init.unwrap_or(false);
+        let init = rec.host_config.resources.init.unwrap_or(false)
+            || pouch_runtime::spec::RichMode::of(&rec.config)
+                .is_ok_and(|m| m.is_some_and(pouch_runtime::spec::RichMode::uses_pouch_init));
         let net_began = Instant::now();
         let net = match self.attach_network(c).await {
             Ok(n) => n,
@@ -92,10 +94,12 @@ impl Containers {
             pouch_runtime::spec::generate(&input)
                 .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))
         };
-        let written = spec.and_then(|spec| {
+        let written = spec.and_then(|mut spec| {
+            self.lxcfs_spec(c, &rec.host_config, &rec.mounts, &mut spec)?;
             let spec_json = serde_json::to_vec_pretty(&spec).map_err(internal)?;
             std::fs::write(bundle.join("config.json"), spec_json)
-                .map_err(|e| internal(format!("cannot write the container's config.json: {e}")))
+                .map_err(|e| internal(format!("cannot write the container's config.json: {e}")))?;
+            self.write_profile_env(&id, &rec.config)
         });
         if let Err(e) = written {
             self.detach_network(c).await;
@@ -149,6 +153,15 @@ impl Containers {
             }
         };
         tracing::debug!(id = %id, ms = started.elapsed().as_millis() as u64, "runtime create");
+        if let Err(msg) = self
+            .run_initscript(&rec.name, &id, &rec.config, &driver)
+            .await
+        {
+            let _ = driver.kill(&id, 9, true).await;
+            self.start_failed(c, &driver, &cgroups_path, &state_dir, &msg)
+                .await;
+            return Err(ApiError::invalid(msg));
+        }
         self.connect_pending_attaches(c, &state_dir).await;
         let run = match fault::check("start.runtime") {
             Ok(()) => driver.start(&id).await.map_err(|e| e.to_string()),

@@ -1,5 +1,5 @@
-//! `update` (resources and restart policy of a container, live through the runtime when it
-//! runs), `rename`, `resize` and `top`.
+//! `update` (resources, live through the runtime when the container runs; restart policy,
+//! disk quota, env and labels), `rename`, `resize` and `top`.
 
 use std::sync::Arc;
 
@@ -45,6 +45,27 @@ impl Containers {
                 ));
             }
         }
+        if let Some(env) = &update.env {
+            let mut cur = rec.config.env.clone().unwrap_or_default();
+            apply_assignments(&mut cur, env, "--env")?;
+            rec.config.env = Some(cur);
+        }
+        if let Some(labels) = &update.labels {
+            let mut cur: Vec<String> = rec
+                .config
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            apply_assignments(&mut cur, labels, "--label")?;
+            rec.config.labels = cur
+                .into_iter()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv, String::new()),
+                })
+                .collect();
+        }
         let disk_quota = self.check_update_quota(&update.disk_quota)?;
         let warnings = pouch_runtime::spec::validate(&rec.config, &rec.host_config)
             .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?;
@@ -67,13 +88,44 @@ impl Containers {
         if let Some(dq) = &disk_quota {
             self.apply_update_quota(&mut rec, dq, &update.disk_quota)?;
         }
+        if update.env.is_some() {
+            // Login shells of a rich container read the environment from its profile file,
+            // later execs from the spec's process.
+            self.write_profile_env(&c.id, &rec.config)?;
+            if rec.state.status.is_alive() {
+                self.rewrite_spec_env(&c.id, &rec.config)?;
+            }
+        }
         c.with_record(|r| {
             r.host_config = rec.host_config.clone();
             r.config.disk_quota = rec.config.disk_quota.clone();
+            r.config.env = rec.config.env.clone();
+            r.config.labels = rec.config.labels.clone();
         });
         self.persist(&c)?;
         self.event(&c, "update", &[]);
         Ok(ContainerUpdateResponse { warnings })
+    }
+
+    /// Puts the config's environment into the bundle's spec, which execs start from.
+    fn rewrite_spec_env(
+        &self,
+        id: &str,
+        config: &pouch_api::container::ContainerConfig,
+    ) -> Result<(), ApiError> {
+        let path = self.paths.bundle(id).join("config.json");
+        let mut spec = oci_spec::runtime::Spec::load(&path)
+            .map_err(|e| internal(format!("cannot read the spec of container {id}: {e}")))?;
+        let env = pouch_runtime::spec::process_env(config)
+            .map_err(|e| spec_error(&e.to_string(), e.is_invalid_argument()))?;
+        if let Some(p) = spec.process_mut() {
+            p.set_env(Some(env));
+        }
+        let json = serde_json::to_vec_pretty(&spec).map_err(internal)?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &json)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| internal(format!("cannot write the spec of container {id}: {e}")))
     }
 
     pub fn rename(&self, name: &str, new_name: &str) -> Result<(), ApiError> {
@@ -150,6 +202,30 @@ impl Containers {
     }
 }
 
+/// Pouch's update rule for env and labels: `K=v` sets K (`K=` sets it empty), `K` removes it.
+fn apply_assignments(cur: &mut Vec<String>, changes: &[String], flag: &str) -> Result<(), ApiError> {
+    for change in changes {
+        let key = change.split_once('=').map_or(change.as_str(), |(k, _)| k);
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(ApiError::invalid(format!(
+                "invalid {flag} {change:?}: want KEY=VALUE to set, or KEY to remove"
+            )));
+        }
+        let pos = cur
+            .iter()
+            .position(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key);
+        match (pos, change.contains('=')) {
+            (Some(i), true) => cur[i] = change.clone(),
+            (Some(i), false) => {
+                cur.remove(i);
+            }
+            (None, true) => cur.push(change.clone()),
+            (None, false) => {}
+        }
+    }
+    Ok(())
+}
+
 /// Docker's update rule: a field the request sets (non-zero) replaces the container's.
 fn merge_resources(cur: &mut Resources, new: &Resources) {
     macro_rules! take {
@@ -190,5 +266,23 @@ fn merge_resources(cur: &mut Resources, new: &Resources) {
     }
     if new.oom_kill_disable.is_some() {
         cur.oom_kill_disable = new.oom_kill_disable;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply_assignments;
+
+    #[test]
+    fn assignments_set_empty_and_remove() {
+        let mut cur = vec!["A=1".to_string(), "B=2".to_string()];
+        apply_assignments(
+            &mut cur,
+            &["A=3".into(), "B".into(), "C=".into(), "D".into()],
+            "--env",
+        )
+        .unwrap();
+        assert_eq!(cur, ["A=3", "C="]);
+        assert!(apply_assignments(&mut cur, &["=x".into()], "--env").is_err());
     }
 }

@@ -17,6 +17,7 @@ mod host;
 mod mounts;
 mod options;
 mod resources;
+mod rich;
 mod seccomp;
 mod user;
 mod user_mounts;
@@ -35,6 +36,7 @@ pub use caps::DEFAULT_CAPS;
 pub use exec::exec_process;
 pub use mounts::{DEFAULT_SHM_SIZE, INIT_PATH, MASKED_PATHS, READONLY_PATHS};
 pub use resources::{linux_resources, MIN_MEMORY};
+pub use rich::{RichMode, SYSTEMD_STOP_SIGNAL};
 pub use user::resolve_user;
 pub use validate::validate;
 
@@ -70,7 +72,8 @@ pub struct SpecInput<'a> {
     pub hostname_file: &'a Path,
     pub hosts_file: &'a Path,
     pub resolv_file: &'a Path,
-    /// With `--init`: the binary, bind-mounted read-only at [`INIT_PATH`].
+    /// With `--init` or a `dumb-init` rich container: the binary, bind-mounted read-only at
+    /// [`INIT_PATH`].
     pub init_path: Option<&'a Path>,
     /// `/pouch/<id>` or `<cgroup-parent>/<id>`.
     pub cgroups_path: String,
@@ -151,6 +154,16 @@ fn container_env(config: &ContainerConfig) -> Vec<String> {
     env
 }
 
+/// The environment of the container's process: [`container_env`] plus a rich container's
+/// variables. Also what an update of the env writes into the spec for later execs.
+pub fn process_env(config: &ContainerConfig) -> Result<Vec<String>, SpecError> {
+    let mut env = container_env(config);
+    if let Some(mode) = RichMode::of(config)? {
+        merge_env(&mut env, &mode.env());
+    }
+    Ok(env)
+}
+
 fn working_dir(dir: &str) -> Result<PathBuf, SpecError> {
     if dir.is_empty() {
         return Ok(PathBuf::from("/"));
@@ -199,8 +212,13 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
     let security = options::security_opts(host)?;
     let net_host = input.netns == NetNs::Host;
     options::check_sysctls(&host.sysctls, modes.ipc == Ipc::Host, net_host)?;
+    let rich = RichMode::of(config)?;
+    let mut cap_add = host.cap_add.clone().unwrap_or_default();
+    if let Some(mode) = rich {
+        cap_add.extend(mode.extra_caps().iter().map(|c| c.to_string()));
+    }
     let caps = caps::capability_set(
-        host.cap_add.as_deref().unwrap_or_default(),
+        &cap_add,
         host.cap_drop.as_deref().unwrap_or_default(),
         host.privileged,
     )?;
@@ -211,9 +229,14 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
     if args.is_empty() {
         return Err(SpecError::NoCommand);
     }
-    if input.init_path.is_some() {
+    if let Some(mode) = rich {
+        args = mode.args(input.rootfs, args)?;
+    }
+    let init = input.init_path.filter(|_| rich.is_none_or(RichMode::uses_pouch_init));
+    if init.is_some() {
         args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }
+    let env = process_env(config)?;
     let (uid, gid, additional) = user::resolve_user(
         input.rootfs,
         &config.user,
@@ -225,7 +248,7 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
         .set_console_size(console_size(config.tty, host.console_size))
         .set_user(oci_user(uid, gid, additional))
         .set_args(Some(args))
-        .set_env(Some(container_env(config)))
+        .set_env(Some(env))
         .set_cwd(working_dir(&config.working_dir)?)
         .set_capabilities(Some(caps.to_oci()))
         // Absent rather than `false` when off: runc reads both the same, but libcontainer
@@ -315,7 +338,7 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
         hostname_file: input.hostname_file,
         hosts_file: input.hosts_file,
         resolv_file: input.resolv_file,
-        init_path: input.init_path,
+        init_path: init,
         ipc: modes.ipc,
         privileged: host.privileged,
     })?;
@@ -352,6 +375,9 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
             (!host.annotations.is_empty()).then(|| host.annotations.clone().into_iter().collect()),
         )
         .set_linux(Some(linux));
+    if let Some(mode) = rich {
+        mode.apply(&mut spec);
+    }
     tracing::debug!(id = input.id, "generated the OCI spec");
     Ok(spec)
 }

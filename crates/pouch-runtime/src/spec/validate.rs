@@ -10,6 +10,18 @@ use super::{caps, devices, host, resources, seccomp, user_mounts, working_dir, S
 /// Checks a create body; `Ok` holds the warnings for the create answer.
 pub fn validate(config: &ContainerConfig, host: &HostConfig) -> Result<Vec<String>, SpecError> {
     let mut warnings = Vec::new();
+    if let Some(mode) = super::RichMode::of(config)? {
+        if host.resources.init == Some(true) && !mode.uses_pouch_init() {
+            return Err(SpecError::invalid(
+                "--init",
+                "true",
+                format!(
+                    "a {} rich container runs the image's init as PID 1: drop --init",
+                    mode.name()
+                ),
+            ));
+        }
+    }
     let modes = options::modes(host)?;
     let security = options::security_opts(host)?;
     let caps = caps::capability_set(
