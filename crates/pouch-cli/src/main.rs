@@ -18,7 +18,7 @@ use pouch_client::{Client, ClientError};
 use commands::container::{ContainerCommands, ContainerOnlyCommands};
 use commands::{
     attach, create, exec, history, image_prune, images, import, info, inspect, load, login, logout,
-    pull, push, rmi, run as run_cmd, save, start, system_df, tag, version,
+    pull, push, rmi, run as run_cmd, save, start, system_df, tag, updatedaemon, upgrade, version,
 };
 
 #[derive(Debug, Parser)]
@@ -81,10 +81,18 @@ enum Command {
     Login(login::LoginArgs),
     /// Log out from a registry
     Logout(logout::LogoutArgs),
+    /// Upgrade a container to a new image, keeping its id, name, network and volumes
+    #[command(
+        override_usage = "pouch upgrade --image IMAGE [OPTIONS] CONTAINER [COMMAND] [ARG...]"
+    )]
+    Upgrade(upgrade::UpgradeArgs),
     /// Show the pouch version information
     Version(version::VersionArgs),
     /// Display system-wide information
     Info(info::InfoArgs),
+    /// Change the running daemon's labels, registry mirrors, insecure registries and debug logging
+    #[command(name = "updatedaemon")]
+    UpdateDaemon(updatedaemon::UpdateDaemonArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -97,6 +105,8 @@ enum Command {
     /// Manage volumes
     #[command(subcommand)]
     Volume(commands::volume::VolumeCommand),
+    /// Remount lxcfs's files in running containers (after lxcfs restarted)
+    RemountLxcfs(commands::remount_lxcfs::RemountLxcfsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,10 +223,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Network(cmd) => commands::network::run(c, cmd).await,
         Command::Login(a) => login::run(c, a).await,
         Command::Logout(a) => logout::run(a),
+        Command::Upgrade(a) => upgrade::run(c, a).await,
         Command::Version(a) => version::run(c, a).await,
         Command::Info(a) | Command::System(SystemCommand::Info(a)) => info::run(c, a).await,
         Command::System(SystemCommand::Df(a)) => system_df::run(c, a).await,
+        Command::UpdateDaemon(a) => updatedaemon::run(c, a).await,
         Command::Volume(cmd) => commands::volume::run(c, cmd).await,
+        Command::RemountLxcfs(a) => commands::remount_lxcfs::run(c, a).await,
     }
 }
 
@@ -271,11 +284,22 @@ pub(crate) fn chain_text(err: &anyhow::Error) -> String {
     text
 }
 
+/// Tells `updatedaemon --debug` (the daemon's) from the global `-D` (the client's): clap
+/// shares one value between them (see [`updatedaemon::untangle_debug`]).
+fn untangle(cli: &mut Cli, argv: &[std::ffi::OsString]) {
+    if let Some(Command::UpdateDaemon(a)) = &mut cli.command {
+        updatedaemon::untangle_debug(&mut cli.debug, a, argv);
+    }
+}
+
 /// Parses the command line; usage errors exit with 125 as docker's flag errors do (help and
 /// version requests print and exit 0).
 fn parse_cli() -> Cli {
     match Cli::try_parse() {
-        Ok(cli) => cli,
+        Ok(mut cli) => {
+            untangle(&mut cli, &std::env::args_os().collect::<Vec<_>>());
+            cli
+        }
         Err(e) => {
             let status = if e.use_stderr() { 125 } else { 0 };
             let _ = e.print();
@@ -384,5 +408,56 @@ mod tests {
             Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
         }
         assert!(Cli::try_parse_from(["pouch", "prune"]).is_err());
+    }
+
+    #[test]
+    fn updatedaemon_debug_is_its_own_flag() {
+        // the subcommand's --debug is the daemon's; the global -D stays the client's
+        let check = |argv: &[&str], client: bool, daemon: Option<bool>| {
+            let mut cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+            let os: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+            untangle(&mut cli, &os);
+            assert_eq!(cli.debug, client, "{argv:?}");
+            let Some(Command::UpdateDaemon(a)) = cli.command else {
+                panic!("{argv:?}: not updatedaemon");
+            };
+            assert_eq!(a.debug, daemon, "{argv:?}");
+        };
+        check(&["pouch", "updatedaemon", "--debug"], false, Some(true));
+        check(
+            &["pouch", "updatedaemon", "--debug=false"],
+            false,
+            Some(false),
+        );
+        check(
+            &["pouch", "-D", "updatedaemon", "--label", "a=b"],
+            true,
+            None,
+        );
+        check(
+            &["pouch", "--debug", "updatedaemon", "--debug=false"],
+            true,
+            Some(false),
+        );
+        check(
+            &["pouch", "-H", "unix:///x", "-D", "updatedaemon", "--debug"],
+            true,
+            Some(true),
+        );
+        check(
+            &["pouch", "-vD", "updatedaemon", "--label", "a"],
+            true,
+            None,
+        );
+        check(
+            &["pouch", "-Hupdatedaemon", "updatedaemon", "--debug"],
+            false,
+            Some(true),
+        );
+        check(
+            &["pouch", "-DH", "updatedaemon", "updatedaemon"],
+            true,
+            None,
+        );
     }
 }

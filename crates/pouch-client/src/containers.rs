@@ -1,12 +1,12 @@
 //! Container calls: create, lifecycle (start, stop, restart, kill, pause, unpause, remove),
-//! list, inspect, wait, attach, resize, logs, top, rename, update, stats and prune.
+//! list, inspect, wait, attach, resize, logs, top, rename, update, upgrade, stats and prune.
 
 use hyper::body::Incoming;
 use hyper::Method;
 use pouch_api::container::{
     ContainerCreateBody, ContainerCreateResponse, ContainerInspect, ContainerPruneResponse,
     ContainerStats, ContainerSummary, ContainerTopResponse, ContainerUpdate,
-    ContainerUpdateResponse, WaitResponse,
+    ContainerUpdateResponse, ContainerUpgradeConfig, WaitResponse,
 };
 use pouch_api::Filters;
 
@@ -229,6 +229,13 @@ impl Client {
         self.container_action(id, "unpause", String::new()).await
     }
 
+    /// `POST /containers/{id}/remount-lxcfs` (Pouch): fresh lxcfs binds in a running
+    /// container.
+    pub async fn container_remount_lxcfs(&self, id: &str) -> Result<(), ClientError> {
+        self.container_action(id, "remount-lxcfs", String::new())
+            .await
+    }
+
     /// `DELETE /containers/{id}?force=&v=`.
     pub async fn container_remove(
         &self,
@@ -404,6 +411,22 @@ impl Client {
             vec![],
             Body::json(update),
             "container update",
+        )
+        .await
+    }
+
+    /// `POST /containers/{id}/upgrade` (Pouch): the container on a new image, keeping its
+    /// id, name, addresses, ports and volumes.
+    pub async fn container_upgrade(
+        &self,
+        id: &str,
+        config: &ContainerUpgradeConfig,
+    ) -> Result<(), ClientError> {
+        self.send_empty(
+            Method::POST,
+            &container_path(id, "upgrade"),
+            Body::json(config),
+            "container upgrade",
         )
         .await
     }

@@ -1,7 +1,8 @@
-//! System calls: ping, version, info, auth (registry login check) and disk usage.
+//! System calls: ping, version, info, auth (registry login check), disk usage and the live
+//! daemon update.
 
 use hyper::Method;
-use pouch_api::system::{AuthConfig, AuthResponse, Info, SystemDf, Version};
+use pouch_api::system::{AuthConfig, AuthResponse, DaemonUpdateConfig, Info, SystemDf, Version};
 
 use crate::transport::{read_all, Body};
 use crate::{Client, ClientError};
@@ -64,9 +65,71 @@ impl Client {
             .await
     }
 
+    /// `POST /daemon/update` (Pouch's): changes the running daemon's labels, registry
+    /// mirrors, insecure registries and debug logging, and its config file with them.
+    pub async fn update_daemon(&self, update: &DaemonUpdateConfig) -> Result<(), ClientError> {
+        self.send_empty(
+            Method::POST,
+            "/daemon/update",
+            Body::json(update),
+            "daemon update",
+        )
+        .await
+    }
+
     /// `GET /system/df`.
     pub async fn system_df(&self) -> Result<SystemDf, ClientError> {
         self.send_json(Method::GET, "/system/df", vec![], Body::Empty, "disk usage")
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::{request_body, serve_once, server};
+
+    #[tokio::test]
+    async fn update_daemon_sends_only_the_fields_given() {
+        let (_dir, listener, client) = server();
+        let srv = tokio::spawn(serve_once(listener, "200 OK", ""));
+        let update = DaemonUpdateConfig {
+            labels: Some(vec!["zone=a".into(), "old".into()]),
+            registry_mirrors: Some(vec![]),
+            debug: Some(false),
+            ..Default::default()
+        };
+        client.update_daemon(&update).await.unwrap();
+        let sent = srv.await.unwrap();
+        assert!(
+            sent.starts_with("POST /v1.44/daemon/update HTTP/1.1\r\n"),
+            "{sent}"
+        );
+        assert_eq!(
+            request_body(&sent),
+            r#"{"Labels":["zone=a","old"],"RegistryMirrors":[],"Debug":false}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_update_carries_the_daemons_message() {
+        let (_dir, listener, client) = server();
+        let srv = tokio::spawn(serve_once(
+            listener,
+            "400 Bad Request",
+            r#"{"message":"registry mirror \"ftp://x\" is not a valid URL"}"#,
+        ));
+        let err = client
+            .update_daemon(&DaemonUpdateConfig::default())
+            .await
+            .unwrap_err();
+        srv.await.unwrap();
+        match err {
+            ClientError::Api { status, message } => {
+                assert_eq!(status, 400);
+                assert!(message.contains("ftp://x"), "{message}");
+            }
+            other => panic!("not an api error: {other}"),
+        }
     }
 }

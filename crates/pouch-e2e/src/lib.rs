@@ -7,6 +7,7 @@
 //! - [`proxy`]: a tampering/throttling proxy and a token-auth proxy in front of a registry;
 //! - [`daemon`]: a `pouchd` on temporary directories with `pouch` and `docker` runners;
 //! - [`cmd`]: running commands with a timeout, capturing their output;
+//! - [`lxcfs`]: an lxcfs of one test, restartable, always unmounted;
 //! - [`setup`]: the set-ups the end-to-end tests share.
 //!
 //! Tests skip (print why and return) when they cannot run: not root, or a binary missing.
@@ -14,11 +15,13 @@
 pub mod bench;
 pub mod cmd;
 pub mod daemon;
+pub mod debian;
 pub mod distribution;
 pub mod fixtures;
 pub mod http;
 pub mod image;
 pub mod loopfs;
+pub mod lxcfs;
 pub mod netenv;
 pub mod procs;
 pub mod proxy;

@@ -88,22 +88,33 @@ fn dumb_init_initscript_and_profile_env() {
     d.pouch(&["exec", "r1", "sh", "-c", "(sleep 0.2 &) ; true"])
         .ok();
     let zombies = wait_for(Duration::from_secs(5), || {
-        let ps = d.pouch(&["exec", "r1", "ps", "-o", "stat,comm"]).ok().out().to_string();
+        let ps = d
+            .pouch(&["exec", "r1", "ps", "-o", "stat,comm"])
+            .ok()
+            .out()
+            .to_string();
         (!ps.lines().any(|l| l.trim_start().starts_with('Z'))).then_some(())
     });
     assert!(zombies.is_some(), "a zombie was not reaped");
 
     // pouch update -e rewrites the profile and the config; an update event is sent.
-    d.pouch(&["update", "-e", "FOO=c", "-e", "BAR=1", "r1"]).ok();
+    d.pouch(&["update", "-e", "FOO=c", "-e", "BAR=1", "r1"])
+        .ok();
     let profile = cat(&d, "r1", "/etc/profile.d/pouchenv.sh");
-    assert!(profile.contains("export FOO='c'") && profile.contains("export BAR='1'"), "{profile}");
+    assert!(
+        profile.contains("export FOO='c'") && profile.contains("export BAR='1'"),
+        "{profile}"
+    );
     d.pouch(&["update", "-e", "BAR", "r1"]).ok();
     let profile = cat(&d, "r1", "/etc/profile.d/pouchenv.sh");
     assert!(!profile.contains("BAR"), "{profile}");
     let env = d.container("r1")["Config"]["Env"].to_string();
     assert!(env.contains("\"FOO=c\"") && !env.contains("BAR"), "{env}");
     // New execs see the new environment.
-    assert_eq!(d.pouch(&["exec", "r1", "sh", "-c", "echo $FOO"]).ok().out(), "c");
+    assert_eq!(
+        d.pouch(&["exec", "r1", "sh", "-c", "echo $FOO"]).ok().out(),
+        "c"
+    );
 
     // The initscript runs again on restart.
     d.pouch(&["restart", "-t", "5", "r1"]).ok();
@@ -115,7 +126,15 @@ fn dumb_init_initscript_and_profile_env() {
     assert_eq!(d.container("r1")["State"]["ExitCode"], 143);
     let until = now_plus_one();
     let events = d
-        .pouch(&["events", "--since", "0", "--until", &until, "--filter", "event=update"])
+        .pouch(&[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--filter",
+            "event=update",
+        ])
         .ok()
         .out()
         .to_string();
@@ -150,7 +169,10 @@ fn failing_initscript_fails_the_start() {
     let state = &d.container("bad")["State"];
     assert_eq!(state["Running"], false);
     assert!(
-        state["Error"].as_str().unwrap_or("").contains("broken-setup"),
+        state["Error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("broken-setup"),
         "{state}"
     );
     // Nothing of the process is left: no runtime state, and start fails the same way again.
@@ -187,13 +209,27 @@ fn rich_flags_are_checked() {
     d.pouch(&["create", "--rich", "--rich-mode", "upstart", "busybox"])
         .fails()
         .says("dumb-init, sbin-init or systemd");
-    d.pouch(&["create", "--rich", "--rich-mode", "sbin-init", "--init", "busybox"])
-        .fails()
-        .says("drop --init");
+    d.pouch(&[
+        "create",
+        "--rich",
+        "--rich-mode",
+        "sbin-init",
+        "--init",
+        "busybox",
+    ])
+    .fails()
+    .says("drop --init");
     // busybox has no /sbin/init and no systemd: the start says so.
-    d.pouch(&["run", "--rm", "--rich", "--rich-mode", "sbin-init", "busybox"])
-        .fails()
-        .says("no /sbin/init");
+    d.pouch(&[
+        "run",
+        "--rm",
+        "--rich",
+        "--rich-mode",
+        "sbin-init",
+        "busybox",
+    ])
+    .fails()
+    .says("no /sbin/init");
     d.pouch(&["run", "--rm", "--rich", "--rich-mode", "systemd", "busybox"])
         .fails()
         .says("no systemd");
@@ -241,9 +277,14 @@ fn sbin_init_runs_the_images_init() {
     .ok();
     // busybox's init names itself `init`; its binary is busybox behind /sbin/init.
     let cmdline = cat(&d, "si", "/proc/1/cmdline");
-    assert!(cmdline.trim_end_matches('\0').ends_with("init"), "{cmdline}");
+    assert!(
+        cmdline.trim_end_matches('\0').ends_with("init"),
+        "{cmdline}"
+    );
     assert_eq!(
-        d.pouch(&["exec", "si", "readlink", "/proc/1/exe"]).ok().out(),
+        d.pouch(&["exec", "si", "readlink", "/proc/1/exe"])
+            .ok()
+            .out(),
         "/bin/busybox"
     );
     let booted = wait_for(Duration::from_secs(10), || {
@@ -251,7 +292,11 @@ fn sbin_init_runs_the_images_init() {
         out.success().then(|| out.out().to_string())
     });
     assert_eq!(booted.as_deref(), Some("booted"));
-    let env = d.pouch(&["exec", "si", "cat", "/proc/1/environ"]).ok().out().to_string();
+    let env = d
+        .pouch(&["exec", "si", "cat", "/proc/1/environ"])
+        .ok()
+        .out()
+        .to_string();
     assert!(env.contains("rich_mode_launch_manner=sbin-init"), "{env}");
     d.pouch(&["rm", "-f", "si"]).ok();
 }
@@ -289,7 +334,8 @@ fn rich_fields_and_update_over_raw_http() {
 
     let (status, out) = http::call(&sock, "POST", "/containers/raw/start", "");
     assert_eq!(status, 204, "{out}");
-    d.pouch(&["exec", "raw", "test", "-e", "/from-initscript"]).ok();
+    d.pouch(&["exec", "raw", "test", "-e", "/from-initscript"])
+        .ok();
     let (status, out) = http::call(&sock, "GET", "/containers/raw/json", "");
     assert_eq!(status, 200);
     let v = http::json(&out);
@@ -317,7 +363,12 @@ fn rich_fields_and_update_over_raw_http() {
         .to_string();
     assert!(profile.contains("export B='3'"), "{profile}");
     // A label removed; a bad assignment refused with nothing changed.
-    let (status, _) = http::call(&sock, "POST", "/containers/raw/update", r#"{"Label":["team"]}"#);
+    let (status, _) = http::call(
+        &sock,
+        "POST",
+        "/containers/raw/update",
+        r#"{"Label":["team"]}"#,
+    );
     assert_eq!(status, 200);
     assert!(d.container("raw")["Config"]["Labels"].get("team").is_none());
     let (status, out) = http::call(&sock, "POST", "/containers/raw/update", r#"{"Env":["=x"]}"#);
@@ -332,9 +383,21 @@ fn update_labels_restart_and_specific_id_with_both_clis() {
     };
     let (_reg, d) = setup::busybox_mirror(&bins);
     let id = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
-    d.pouch(&["run", "-d", "--name", "u1", "--specific-id", id, "-l", "old=1", "busybox", "sleep", "1000"])
-        .ok()
-        .says(id);
+    d.pouch(&[
+        "run",
+        "-d",
+        "--name",
+        "u1",
+        "--specific-id",
+        id,
+        "-l",
+        "old=1",
+        "busybox",
+        "sleep",
+        "1000",
+    ])
+    .ok()
+    .says(id);
     d.pouch(&["create", "--specific-id", id, "busybox"])
         .fails()
         .says("already in use");
@@ -342,18 +405,38 @@ fn update_labels_restart_and_specific_id_with_both_clis() {
         .fails()
         .says("64 lower-case hex");
     // pouch update: labels set and removed, restart policy, env, on a running container.
-    d.pouch(&["update", "-l", "new=2", "-l", "old", "--restart", "on-failure:3", "-e", "Z=9", "u1"])
-        .ok();
+    d.pouch(&[
+        "update",
+        "-l",
+        "new=2",
+        "-l",
+        "old",
+        "--restart",
+        "on-failure:3",
+        "-e",
+        "Z=9",
+        "u1",
+    ])
+    .ok();
     let v = d.container("u1");
     assert_eq!(v["Config"]["Labels"]["new"], "2");
-    assert!(v["Config"]["Labels"].get("old").is_none(), "{}", v["Config"]["Labels"]);
+    assert!(
+        v["Config"]["Labels"].get("old").is_none(),
+        "{}",
+        v["Config"]["Labels"]
+    );
     assert_eq!(v["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
     assert_eq!(v["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
     assert_eq!(v["State"]["Running"], true);
-    assert_eq!(d.pouch(&["exec", "u1", "sh", "-c", "echo $Z"]).ok().out(), "9");
+    assert_eq!(
+        d.pouch(&["exec", "u1", "sh", "-c", "echo $Z"]).ok().out(),
+        "9"
+    );
     // Filters see the new label.
     assert_eq!(
-        d.pouch(&["ps", "-q", "--no-trunc", "-f", "label=new=2"]).ok().out(),
+        d.pouch(&["ps", "-q", "--no-trunc", "-f", "label=new=2"])
+            .ok()
+            .out(),
         id
     );
     // docker update, the equivalent Docker has: restart policy and resources.
@@ -365,7 +448,15 @@ fn update_labels_restart_and_specific_id_with_both_clis() {
         assert_eq!(v["HostConfig"]["CpuShares"], 512);
         let until = now_plus_one();
         let events = d
-            .docker(&["events", "--since", "0", "--until", &until, "--filter", "event=update"])
+            .docker(&[
+                "events",
+                "--since",
+                "0",
+                "--until",
+                &until,
+                "--filter",
+                "event=update",
+            ])
             .ok()
             .out()
             .to_string();

@@ -5,6 +5,7 @@
 //! (`system`).
 
 pub mod containers;
+mod daemon;
 mod host;
 mod images;
 mod networks;
@@ -26,6 +27,7 @@ pub use containers::{
     AttachOptions, AttachSession, EventsOptions, ListOptions, LogsOptions, RuntimeConfig,
     WaitHandle,
 };
+pub use daemon::{DaemonChange, DaemonError, DaemonHooks};
 
 /// The default bridge and firewall flags, and the subnet type they use.
 pub use pouch_network::ipam::Ipv4Net;
@@ -98,6 +100,8 @@ pub enum EngineError {
     Network(String),
     #[error("cannot open the volumes: {0}")]
     Volumes(#[from] pouch_volume::VolumeError),
+    #[error(transparent)]
+    Lxcfs(#[from] containers::lxcfs::LxcfsError),
 }
 
 /// The engine: shared by every request (`Arc<Engine>`).
@@ -110,6 +114,8 @@ pub struct Engine {
     volumes: Arc<pouch_volume::VolumeManager>,
     /// The disk quota back end under the home dir (`None`: quota requests are refused).
     pub(crate) quota: Option<Arc<dyn pouch_quota::Quota>>,
+    /// The labels and debug flag as `pouch updatedaemon` left them (`daemon.rs`).
+    daemon: daemon::DaemonState,
     shutdown: CancellationToken,
 }
 
@@ -121,6 +127,9 @@ impl Engine {
                 path: dir.display().to_string(),
                 source,
             })?;
+        }
+        if config.lxcfs.enabled {
+            containers::lxcfs::Lxcfs::new(config.lxcfs.clone()).check()?;
         }
         let id = engine_id(&config.home_dir)?;
         let store = Arc::new(Store::open(&config.home_dir.join("pouch.redb"))?);
@@ -158,12 +167,14 @@ impl Engine {
             },
             config.runtime.clone(),
             quota.clone(),
+            config.lxcfs.clone(),
         )?;
         // Mount again the volumes the containers use, so the counts of users are right (and
         // tmpfs volumes are back after a reboot).
         containers.restore_volume_mounts(&volumes);
         tracing::debug!(home = %config.home_dir.display(), id = %id, "engine opened");
         Ok(Arc::new(Engine {
+            daemon: daemon::DaemonState::new(&config),
             config,
             id,
             images,
@@ -175,6 +186,9 @@ impl Engine {
         }))
     }
 
+    /// The configuration the engine opened with (the live labels, debug flag and registry
+    /// settings, which `update_daemon` changes, are `daemon_labels`, `debug` and
+    /// `registry_config`).
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }

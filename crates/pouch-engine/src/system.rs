@@ -97,7 +97,7 @@ impl Engine {
             cpu_set: cg.cpu_set,
             pids_limit: cg.pids_limit,
             ipv4_forwarding: host::ipv4_forwarding(),
-            debug: self.config.debug,
+            debug: self.debug(),
             nfd: host::open_fds(),
             n_goroutines: host::threads(),
             system_time: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
@@ -120,7 +120,7 @@ impl Engine {
             https_proxy: host::proxy_env("https_proxy"),
             no_proxy: host::proxy_env("no_proxy"),
             name: uname.nodename,
-            labels: Vec::new(),
+            labels: self.daemon_labels(),
             experimental_build: false,
             server_version: POUCH_VERSION.to_string(),
             runtimes: serde_json::Value::Object(
@@ -161,7 +161,7 @@ impl Engine {
     /// Docker's `RegistryConfig` object: docker.io with its mirrors, every insecure
     /// registry as an index that is not secure, and the insecure CIDRs (loopback always).
     fn registry_info(&self) -> serde_json::Value {
-        let reg = &self.config.registry;
+        let reg = self.registry_config();
         let mirrors: Vec<String> = reg
             .mirrors
             .iter()

@@ -1,6 +1,7 @@
 //! Thin safe wrappers over the system calls Pouch needs (overlay whiteouts, xattrs, locks).
 //! Mounts live in `mount`. This is the only crate allowed `unsafe`; today every call goes through rustix's safe API.
 
+pub mod mntns;
 pub mod mount;
 pub mod netns;
 pub mod quota;

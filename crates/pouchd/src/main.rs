@@ -4,14 +4,16 @@
 //! remove the sockets and the pidfile, and exit 0.
 
 mod config;
+mod live;
 mod router;
 mod runtimes;
 mod server;
 
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    init_logging(cfg.debug);
+    let log = live::init_logging(cfg.debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = match runtime.block_on(run(cfg)) {
+    let code = match runtime.block_on(run(cfg, log)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pouchd: {e:#}");
@@ -57,22 +59,7 @@ fn main() -> ExitCode {
     code
 }
 
-fn init_logging(debug: bool) {
-    let default = if debug {
-        "info,pouchd=debug,pouch_engine=debug,pouch_image=debug,pouch_store=debug,pouch_snapshot=debug,pouch_network=debug,pouch_volume=debug,pouch_quota=debug"
-    } else {
-        "info"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POUCHD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
-
-async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
+async fn run(cfg: DaemonConfig, log: live::LogControl) -> anyhow::Result<()> {
     let home = std::path::absolute(&cfg.home_dir)
         .with_context(|| format!("home dir {}", cfg.home_dir.display()))?;
     let exec_root = std::path::absolute(&cfg.exec_root)
@@ -102,6 +89,11 @@ async fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         labels: cfg.labels.clone(),
         lxcfs: cfg.lxcfs.clone(),
     })?;
+    // `POST /daemon/update` writes its changes into the config file and switches the log
+    engine.set_daemon_hooks(Arc::new(live::LiveUpdates::new(
+        config::ConfigFile::of(&cfg),
+        log,
+    )))?;
     engine.restore_containers().await;
 
     let mut bound = Vec::new();

@@ -21,6 +21,7 @@ pub mod network;
 pub mod pruning;
 pub mod pull;
 pub mod push;
+pub mod remount_lxcfs;
 pub mod rmi;
 pub mod run;
 pub mod save;
@@ -28,6 +29,8 @@ pub mod start;
 pub mod streamer;
 pub mod system_df;
 pub mod tag;
+pub mod updatedaemon;
+pub mod upgrade;
 pub mod version;
 pub mod volume;
 

@@ -31,6 +31,7 @@ impl Engine {
         name: Option<String>,
         body: ContainerCreateBody,
     ) -> Result<ContainerCreateResponse, ApiError> {
+        super::lxcfs::check_create(&self.config.lxcfs, body.host_config.as_ref())?;
         self.containers.create(name, body).await
     }
 
@@ -95,6 +96,15 @@ impl Engine {
         update: ContainerUpdate,
     ) -> Result<ContainerUpdateResponse, ApiError> {
         self.containers.update(name, update).await
+    }
+
+    /// Pouch's image hot upgrade (`POST /containers/{id}/upgrade`): see docs/upgrade.md.
+    pub async fn upgrade_container(
+        &self,
+        name: &str,
+        config: pouch_api::container::ContainerUpgradeConfig,
+    ) -> Result<(), ApiError> {
+        self.containers.upgrade(name, config).await
     }
 
     /// Validates and registers a wait; the caller flushes its headers, then awaits it.
@@ -328,9 +338,11 @@ impl Engine {
     }
 
     /// Reconnects to the containers that kept running while the daemon was down, and
-    /// starts the ones whose restart policy asks for it. Call once after `open`.
+    /// starts the ones whose restart policy asks for it, then follows lxcfs (when enabled).
+    /// Call once after `open`.
     pub async fn restore_containers(&self) {
-        self.containers.restore().await
+        self.containers.restore().await;
+        self.containers.watch_lxcfs();
     }
 
     /// Number of containers by state, for `/info`: (total, running, paused, stopped).

@@ -279,7 +279,11 @@ struct Undo {
 
 /// Checks a `--specific-id`: 64 lower-case hex digits.
 fn validate_specific_id(id: &str) -> Result<String, ApiError> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(id.to_string())
     } else {
         Err(ApiError::invalid(format!(

@@ -1,8 +1,9 @@
 //! Containers: the manager (`Containers`) that owns every container's record, its in-memory
 //! handle and its lifecycle. One file per concern: `create`, `start` (with the exit monitor
 //! and restart policies), `stop` (stop, kill, pause, restart), `remove`, `query` (list,
-//! inspect), `wait`, `attach`, `exec`, `restore` (live restore at daemon start), `update`;
-//! `logs`, `archive`, `events` and `stats` are self-contained helpers; `api` is the
+//! inspect), `wait`, `attach`, `exec`, `restore` (live restore at daemon start), `update`,
+//! `upgrade` (a new image under a running container);
+//! `logs`, `archive`, `events`, `stats` and `lxcfs` are self-contained helpers; `api` is the
 //! `Engine` facade the HTTP router calls. See docs/containers-contract.md.
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod events;
 mod exec;
 mod fault;
 pub mod logs;
+pub mod lxcfs;
 mod mounts;
 mod names;
 mod network;
@@ -26,6 +28,7 @@ mod start;
 pub mod stats;
 mod stop;
 mod update;
+mod upgrade;
 mod wait;
 
 use std::collections::{BTreeMap, HashMap};
@@ -87,6 +90,8 @@ pub struct Container {
     pending_attach: Mutex<Vec<PendingAttach>>,
     /// Exec ids of this container.
     execs: Mutex<Vec<String>>,
+    /// Addresses and host ports the next start takes again (set by `upgrade`).
+    net_pins: Mutex<Option<network::NetworkPins>>,
 }
 
 impl Container {
@@ -104,6 +109,7 @@ impl Container {
             observed,
             pending_attach: Mutex::new(Vec::new()),
             execs: Mutex::new(Vec::new()),
+            net_pins: Mutex::new(None),
         })
     }
 
@@ -188,10 +194,12 @@ pub struct Containers {
     pub paths: Paths,
     table: RwLock<Table>,
     execs: Mutex<HashMap<String, Arc<exec::Exec>>>,
+    lxcfs: lxcfs::Lxcfs,
 }
 
 impl Containers {
     /// Loads every container record; `restore` then reconnects to the live ones.
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         store: Arc<Store>,
         images: Arc<ImageManager>,
@@ -200,6 +208,7 @@ impl Containers {
         paths: Paths,
         runtime: RuntimeConfig,
         quota: Option<Arc<dyn pouch_quota::Quota>>,
+        lxcfs: crate::LxcfsConfig,
     ) -> Result<Arc<Containers>, ApiError> {
         let snapshots = Snapshotter::open_with_quota(&paths.home.join("snapshots"), quota)
             .map_err(|e| ApiError::internal(format!("cannot open the snapshots: {e}")))?;
@@ -229,6 +238,7 @@ impl Containers {
             paths,
             table: RwLock::new(table),
             execs: Mutex::new(HashMap::new()),
+            lxcfs: lxcfs::Lxcfs::new(lxcfs),
         }))
     }
 

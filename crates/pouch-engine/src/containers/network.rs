@@ -1,7 +1,8 @@
 //! A container's network: the mode and networks chosen at create (`plan_networks`), the
 //! netns, interfaces and published ports set up at start (`attach_network`) and torn down
 //! at exit (`detach_network`), connect/disconnect while it runs, and the generated
-//! `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`.
+//! `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`. A start may be pinned to the
+//! addresses and host ports the container had before (`NetworkPins`, used by `upgrade`).
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -19,6 +20,74 @@ use pouch_runtime::spec::NetNs;
 
 use super::{internal, Container, Containers};
 use crate::networks::{endpoint_request, net_error};
+
+/// Addresses and host ports one start must take again: `upgrade` restarts a container and
+/// keeps what it had. Set on the container before the start; the start's `attach_network`
+/// takes them (so they apply to that start only). A pinned address that another container
+/// took meanwhile fails the start, as a taken `--ip` does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct NetworkPins {
+    /// Network name → the address the container had there.
+    pub addresses: BTreeMap<String, Ipv4Addr>,
+    /// Published ports as they were bound.
+    pub ports: Vec<PinnedPort>,
+}
+
+/// One published port as it was bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PinnedPort {
+    pub proto: Proto,
+    pub container_port: u16,
+    /// `None`: all addresses.
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+}
+
+impl NetworkPins {
+    /// What a running container holds now: its endpoints' addresses and its bound ports.
+    pub fn of(rec: &super::record::ContainerRecord) -> NetworkPins {
+        let addresses = rec
+            .endpoints
+            .iter()
+            .filter_map(|(net, es)| Some((net.clone(), es.ip_address.parse().ok()?)))
+            .collect();
+        let mut ports = Vec::new();
+        for (key, bindings) in &rec.ports {
+            let Ok((container_port, proto)) = parse_port_key(key) else {
+                continue;
+            };
+            for b in bindings.iter().flatten() {
+                let host_ip = match b.host_ip.as_str() {
+                    "" | "0.0.0.0" => None,
+                    ip => match ip.parse() {
+                        Ok(ip) => Some(ip),
+                        Err(_) => continue,
+                    },
+                };
+                if let Ok(host_port) = b.host_port.parse() {
+                    ports.push(PinnedPort {
+                        proto,
+                        container_port,
+                        host_ip,
+                        host_port,
+                    });
+                }
+            }
+        }
+        NetworkPins { addresses, ports }
+    }
+
+    /// Takes the pinned host port of `req`'s container port within `lo..=hi` (`0, 0`: any).
+    fn take_port(&mut self, req: &PortRequest, lo: u16, hi: u16) -> Option<u16> {
+        let i = self.ports.iter().position(|p| {
+            p.proto == req.proto
+                && p.container_port == req.container_port
+                && p.host_ip == req.host_ip
+                && ((lo == 0 && hi == 0) || (lo..=hi).contains(&p.host_port))
+        })?;
+        Some(self.ports.remove(i).host_port)
+    }
+}
 
 /// What the spec needs from the network: the namespace and where the three files are.
 pub(super) struct NetworkSetup {
@@ -118,6 +187,12 @@ impl Containers {
         c: &Arc<Container>,
     ) -> Result<NetworkSetup, ApiError> {
         let rec = c.record();
+        let mut pins = c
+            .net_pins
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_default();
         let bundle = self.paths.bundle(&c.id);
         let mode = rec.host_config.network_mode.clone();
         match mode.as_str() {
@@ -174,9 +249,13 @@ impl Containers {
         order.sort_by_key(|(name, _)| **name != mode);
         for (name, s) in order {
             let net = self.network.get(name).await.map_err(net_error)?;
-            networks.push((net.id.clone(), endpoint_request(&self.network, &net, s)?));
+            let mut req = endpoint_request(&self.network, &net, s)?;
+            if req.ip.is_none() {
+                req.ip = pins.addresses.get(&net.name).copied();
+            }
+            networks.push((net.id.clone(), req));
         }
-        let ports = port_requests(&rec.host_config, &rec.config)?;
+        let ports = port_requests(&rec.host_config, &rec.config, &mut pins)?;
         let attached = self
             .network
             .attach(AttachRequest {
@@ -417,12 +496,22 @@ fn host_port(text: &str, key: &str) -> Result<(u16, u16), ApiError> {
     }
 }
 
-/// The ports to publish: `PortBindings`, and with `-P` every exposed port not bound.
+/// A port to publish, with its key (`80/tcp`) and the range its host port is chosen from
+/// (`None`: fixed; `(0, 0)`: any).
+struct Wanted<'a> {
+    req: PortRequest,
+    key: &'a str,
+    choose: Option<(u16, u16)>,
+}
+
+/// The ports to publish: `PortBindings`, and with `-P` every exposed port not bound. A
+/// host port to be chosen (empty or a range) is the pinned one when `pins` has it.
 fn port_requests(
     host: &HostConfig,
     config: &ContainerConfig,
+    pins: &mut NetworkPins,
 ) -> Result<Vec<PortRequest>, ApiError> {
-    let mut out = Vec::new();
+    let mut wanted: Vec<Wanted> = Vec::new();
     for (key, bindings) in &host.port_bindings {
         let (port, proto) = parse_port_key(key)?;
         for b in bindings.iter().flatten() {
@@ -434,17 +523,14 @@ fn port_requests(
                 })?),
             };
             let (lo, hi) = host_port(&b.host_port, key)?;
-            let chosen = if lo != hi {
-                first_free(proto, host_ip, lo, hi, key)?
-            } else {
-                lo
-            };
-            out.push(PortRequest {
+            let req = PortRequest {
                 proto,
                 container_port: port,
                 host_ip,
-                host_port: chosen,
-            });
+                host_port: lo,
+            };
+            let choose = (lo != hi || lo == 0).then_some((lo, hi));
+            wanted.push(Wanted { req, key, choose });
         }
     }
     if host.publish_all_ports {
@@ -457,13 +543,35 @@ fn port_requests(
                 continue;
             }
             let (port, proto) = parse_port_key(key)?;
-            out.push(PortRequest {
+            let req = PortRequest {
                 proto,
                 container_port: port,
                 host_ip: None,
                 host_port: 0,
-            });
+            };
+            let choose = Some((0, 0));
+            wanted.push(Wanted { req, key, choose });
         }
+    }
+    // A fixed port's pin is its own: no chosen port may take it.
+    for w in wanted.iter().filter(|w| w.choose.is_none()) {
+        pins.take_port(&w.req, w.req.host_port, w.req.host_port);
+    }
+    let mut out = Vec::with_capacity(wanted.len());
+    for Wanted {
+        mut req,
+        key,
+        choose,
+    } in wanted
+    {
+        if let Some((lo, hi)) = choose {
+            req.host_port = match pins.take_port(&req, lo, hi) {
+                Some(p) => p,
+                None if lo != hi => first_free(req.proto, req.host_ip, lo, hi, key)?,
+                None => 0,
+            };
+        }
+        out.push(req);
     }
     Ok(out)
 }
@@ -574,4 +682,110 @@ pub(super) fn write_resolv_conf(
     };
     std::fs::write(dir.join("resolv.conf"), resolv)
         .map_err(|e| internal(format!("cannot write resolv.conf of the container: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(ip: &str, port: &str) -> ApiBinding {
+        ApiBinding {
+            host_ip: ip.into(),
+            host_port: port.into(),
+        }
+    }
+
+    /// A record that ran with `-p 8080:80 -p 80 -p 127.0.0.1::53/udp -P` (exposing 9000) and
+    /// was bound as listed: the pins give every chosen port back, and fixed ones stay fixed.
+    #[test]
+    fn pins_give_back_chosen_host_ports_and_addresses() {
+        let mut rec = crate::containers::record::ContainerRecord {
+            id: "a".repeat(64),
+            name: "web".into(),
+            created: String::new(),
+            image_name: String::new(),
+            image_id: String::new(),
+            config: ContainerConfig {
+                exposed_ports: Some(BTreeMap::from([
+                    ("80/tcp".into(), serde_json::json!({})),
+                    ("9000/tcp".into(), serde_json::json!({})),
+                ])),
+                ..Default::default()
+            },
+            host_config: HostConfig {
+                publish_all_ports: true,
+                port_bindings: BTreeMap::from([
+                    (
+                        "80/tcp".to_string(),
+                        Some(vec![binding("", "8080"), binding("", "")]),
+                    ),
+                    (
+                        "53/udp".to_string(),
+                        Some(vec![binding("127.0.0.1", "5300-5310")]),
+                    ),
+                ]),
+                ..Default::default()
+            },
+            runtime: String::new(),
+            path: String::new(),
+            args: Vec::new(),
+            state: Default::default(),
+            lower_dirs: Vec::new(),
+            networks: Default::default(),
+            endpoints: BTreeMap::from([(
+                "bridge".to_string(),
+                EndpointSettings {
+                    ip_address: "10.9.0.7".into(),
+                    ..Default::default()
+                },
+            )]),
+            ports: BTreeMap::from([
+                (
+                    "80/tcp".to_string(),
+                    Some(vec![
+                        binding("0.0.0.0", "32770"),
+                        binding("0.0.0.0", "8080"),
+                    ]),
+                ),
+                (
+                    "53/udp".to_string(),
+                    Some(vec![binding("127.0.0.1", "5307")]),
+                ),
+                (
+                    "9000/tcp".to_string(),
+                    Some(vec![binding("0.0.0.0", "32771")]),
+                ),
+            ]),
+            mounts: Vec::new(),
+        };
+        let mut pins = NetworkPins::of(&rec);
+        assert_eq!(
+            pins.addresses.get("bridge"),
+            Some(&Ipv4Addr::new(10, 9, 0, 7))
+        );
+        assert_eq!(pins.ports.len(), 4);
+        let got = port_requests(&rec.host_config, &rec.config, &mut pins).unwrap();
+        let ports: Vec<(u16, Option<Ipv4Addr>, u16)> = got
+            .iter()
+            .map(|r| (r.container_port, r.host_ip, r.host_port))
+            .collect();
+        let lo = Some(Ipv4Addr::LOCALHOST);
+        assert_eq!(
+            ports,
+            [
+                (53, lo, 5307),
+                (80, None, 8080),
+                (80, None, 32770),
+                (9000, None, 32771)
+            ]
+        );
+        assert!(pins.ports.is_empty(), "every pin used: {pins:?}");
+
+        // Without pins the chosen ports are left to the network manager (0).
+        rec.host_config.port_bindings.remove("53/udp");
+        let got =
+            port_requests(&rec.host_config, &rec.config, &mut NetworkPins::default()).unwrap();
+        let chosen: Vec<u16> = got.iter().map(|r| r.host_port).collect();
+        assert_eq!(chosen, [8080, 0, 0]);
+    }
 }

@@ -1,7 +1,8 @@
 //! Disk quota of containers (Pouch's `DiskQuota` and `QuotaID`): parsing and checking them
 //! at create (`check_disk_quota`), setting the limits once the container's read-write layer
-//! and mounts exist (`apply_disk_quota`), and `update --disk-quota` on a live container
-//! (`check_update_quota`, `apply_update_quota`).
+//! and mounts exist (`apply_disk_quota`; `apply_disk_quota_at` for `upgrade`'s new layer),
+//! and `update --disk-quota` on a live container (`check_update_quota`,
+//! `apply_update_quota`).
 //!
 //! Keys: `/` (or `""`) is the root filesystem (the container's read-write layer, a quota
 //! directory made by the snapshotter), an absolute path is the mount point there (its
@@ -250,6 +251,18 @@ impl Containers {
         dq: &DiskQuota,
         mounts: &[MountPoint],
     ) -> Result<(), ApiError> {
+        self.apply_disk_quota_at(id, &self.snapshots.rw_quota_dir(id), dq, mounts)
+    }
+
+    /// `apply_disk_quota` with the root filesystem's quota dir at `rootfs_dir`: `upgrade`
+    /// limits the container's new read-write snapshot before it takes the old one's place.
+    pub(crate) fn apply_disk_quota_at(
+        &self,
+        id: &str,
+        rootfs_dir: &Path,
+        dq: &DiskQuota,
+        mounts: &[MountPoint],
+    ) -> Result<(), ApiError> {
         if !dq.has_limits() {
             return Ok(());
         }
@@ -257,7 +270,7 @@ impl Containers {
             .snapshots
             .quota()
             .ok_or_else(|| not_supported(&self.paths.home))?;
-        apply_limits(q.as_ref(), id, &self.snapshots.rw_quota_dir(id), dq, mounts)
+        apply_limits(q.as_ref(), id, rootfs_dir, dq, mounts)
     }
 
     /// `update --disk-quota`: parses and checks the new quotas (`None` when none were given).

@@ -24,7 +24,11 @@ const OUTPUT_IN_ERROR: usize = 4096;
 
 impl Containers {
     /// Writes /etc/profile.d/pouchenv.sh into the container's rootfs when it is rich.
-    pub(super) fn write_profile_env(&self, id: &str, config: &ContainerConfig) -> Result<(), ApiError> {
+    pub(super) fn write_profile_env(
+        &self,
+        id: &str,
+        config: &ContainerConfig,
+    ) -> Result<(), ApiError> {
         let Some(mode) = RichMode::of(config).map_err(|e| ApiError::invalid(e.to_string()))? else {
             return Ok(());
         };
@@ -91,7 +95,8 @@ impl Containers {
 
 /// The profile script: one `export KEY='value'` per variable that is a valid shell name.
 fn profile_script(env: &[String]) -> String {
-    let mut out = String::from("# Written by pouchd: the container's environment for login shells.\n");
+    let mut out =
+        String::from("# Written by pouchd: the container's environment for login shells.\n");
     for e in env {
         let (key, value) = e.split_once('=').unwrap_or((e.as_str(), ""));
         let valid = key
@@ -102,7 +107,10 @@ fn profile_script(env: &[String]) -> String {
         if !valid {
             continue;
         }
-        out.push_str(&format!("export {key}='{}'\n", value.replace('\'', "'\\''")));
+        out.push_str(&format!(
+            "export {key}='{}'\n",
+            value.replace('\'', "'\\''")
+        ));
     }
     out
 }

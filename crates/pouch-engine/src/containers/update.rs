@@ -203,7 +203,11 @@ impl Containers {
 }
 
 /// Pouch's update rule for env and labels: `K=v` sets K (`K=` sets it empty), `K` removes it.
-fn apply_assignments(cur: &mut Vec<String>, changes: &[String], flag: &str) -> Result<(), ApiError> {
+fn apply_assignments(
+    cur: &mut Vec<String>,
+    changes: &[String],
+    flag: &str,
+) -> Result<(), ApiError> {
     for change in changes {
         let key = change.split_once('=').map_or(change.as_str(), |(k, _)| k);
         if key.is_empty() || key.contains(char::is_whitespace) {

@@ -122,6 +122,18 @@ impl ImageManager {
         Ok(Arc::new(manager))
     }
 
+    /// The mirrors and insecure registries pulls and pushes use now.
+    pub fn registry_config(&self) -> RegistryConfig {
+        self.registry.config()
+    }
+
+    /// Replaces the mirrors and insecure registries for the pulls, pushes and logins that
+    /// start from now on (running ones keep theirs). A bad entry is refused, naming it, and
+    /// nothing changes.
+    pub fn set_registry_config(&self, cfg: RegistryConfig) -> Result<(), ImageError> {
+        self.registry.reconfigure(cfg)
+    }
+
     /// `POST /auth`: checks the credentials against the registry `serveraddress` names
     /// (Docker Hub when empty).
     pub async fn login(&self, auth: &AuthConfig) -> Result<AuthResponse, ImageError> {

@@ -1,7 +1,8 @@
 //! The registry HTTP client (distribution API v2) on `reqwest`: where an image is read from
 //! (docker.io mirrors in order, then docker.io; https, or http for insecure registries),
 //! authentication (bearer tokens and basic), retries of transient failures, and manifests and
-//! blobs up and down.
+//! blobs up and down. The mirrors and insecure registries can be replaced while the daemon
+//! runs (`pouch updatedaemon`); each operation uses the settings it started with.
 //!
 //! - `endpoint`: base URLs, insecure registries, login server names;
 //! - `auth`: credentials, challenges, tokens;
@@ -15,7 +16,7 @@ mod endpoint;
 mod repository;
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -109,20 +110,31 @@ impl std::fmt::Debug for BlobStream {
     }
 }
 
-/// The registry client; cheap to clone (clones share connections and auth caches).
+/// The registry client; cheap to clone (clones share connections, auth caches and the
+/// registry settings, which [`RegistryClient::reconfigure`] swaps for all of them).
 #[derive(Clone)]
 pub struct RegistryClient {
     http: reqwest::Client,
-    insecure: Arc<InsecureRegistries>,
-    mirrors: Arc<Vec<Endpoint>>,
+    /// The settings and what they resolve to. An operation takes the `Arc` once at its
+    /// start, so a pull already running keeps the settings it began with.
+    endpoints: Arc<RwLock<Arc<Endpoints>>>,
     auth: Arc<AuthCache>,
+}
+
+/// A [`RegistryConfig`] and the endpoints it resolves to.
+#[derive(Debug)]
+struct Endpoints {
+    config: RegistryConfig,
+    insecure: InsecureRegistries,
+    mirrors: Vec<Endpoint>,
 }
 
 impl std::fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let endpoints = self.endpoints();
         f.debug_struct("RegistryClient")
-            .field("mirrors", &self.mirrors)
-            .field("insecure", &self.insecure)
+            .field("mirrors", &endpoints.mirrors)
+            .field("insecure", &endpoints.insecure)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +158,11 @@ impl RegistryClient {
                 }
             })
             .collect();
+        let endpoints = Endpoints {
+            config: cfg,
+            insecure,
+            mirrors,
+        };
         let http = reqwest::Client::builder()
             .user_agent(concat!("pouch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
@@ -156,10 +173,41 @@ impl RegistryClient {
             });
         RegistryClient {
             http,
-            insecure: Arc::new(insecure),
-            mirrors: Arc::new(mirrors),
+            endpoints: Arc::new(RwLock::new(Arc::new(endpoints))),
             auth: Arc::new(AuthCache::default()),
         }
+    }
+
+    /// The registry settings in use.
+    pub fn config(&self) -> RegistryConfig {
+        self.endpoints().config.clone()
+    }
+
+    /// Replaces the mirrors and insecure registries (of this client and every clone), for
+    /// the operations that start from now on. Unlike [`RegistryClient::new`], a bad entry
+    /// is refused (nothing changes) rather than skipped.
+    pub fn reconfigure(&self, cfg: RegistryConfig) -> Result<(), ImageError> {
+        let insecure = InsecureRegistries::parse(&cfg.insecure)?;
+        let mirrors = cfg
+            .mirrors
+            .iter()
+            .map(|m| Endpoint::for_mirror(m, &insecure))
+            .collect::<Result<Vec<_>, _>>()?;
+        let endpoints = Arc::new(Endpoints {
+            config: cfg,
+            insecure,
+            mirrors,
+        });
+        *self.endpoints.write().unwrap_or_else(|e| e.into_inner()) = endpoints;
+        Ok(())
+    }
+
+    /// The current settings, taken once per operation.
+    fn endpoints(&self) -> Arc<Endpoints> {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Finds where `r` can be read and fetches its manifest (by digest when it has one, else by
@@ -174,8 +222,9 @@ impl RegistryClient {
             .digest
             .clone()
             .unwrap_or_else(|| r.tag_or_latest().to_string());
+        let endpoints = self.endpoints();
         if r.registry == DEFAULT_REGISTRY {
-            for mirror in self.mirrors.iter() {
+            for mirror in endpoints.mirrors.iter() {
                 let repo = self.repository_at(mirror.clone(), &r.repository, creds.clone());
                 match repo.manifest_with_attempts(&wanted, 1).await {
                     Ok(m) => return Ok((repo, m)),
@@ -188,14 +237,15 @@ impl RegistryClient {
                 }
             }
         }
-        let repo = self.repository(r, creds);
+        let endpoint = Endpoint::for_registry(&r.registry, &endpoints.insecure);
+        let repo = self.repository_at(endpoint, &r.repository, creds);
         let manifest = repo.manifest(&wanted).await?;
         Ok((repo, manifest))
     }
 
     /// A handle on `r`'s repository in `r`'s own registry (no mirrors), e.g. for pushing.
     pub fn repository(&self, r: &Reference, creds: Option<Credentials>) -> Repository {
-        let endpoint = Endpoint::for_registry(&r.registry, &self.insecure);
+        let endpoint = Endpoint::for_registry(&r.registry, &self.endpoints().insecure);
         self.repository_at(endpoint, &r.repository, creds)
     }
 
@@ -204,7 +254,7 @@ impl RegistryClient {
     /// `localhost:5000`, `https://index.docker.io/v1/`...
     pub async fn login(&self, server: &str, creds: Credentials) -> Result<(), ImageError> {
         let name = endpoint::login_registry_name(server);
-        let endpoint = Endpoint::for_registry(&name, &self.insecure);
+        let endpoint = Endpoint::for_registry(&name, &self.endpoints().insecure);
         let repo = self.repository_at(endpoint, "", Some(creds));
         repo.check_login().await
     }
@@ -371,7 +421,43 @@ mod tests {
             mirrors: vec!["ftp://x".into(), "http://127.0.0.1:1".into()],
             ..Default::default()
         });
-        assert_eq!(client.mirrors.len(), 1);
+        assert_eq!(client.endpoints().mirrors.len(), 1);
+    }
+
+    #[test]
+    fn reconfigure_swaps_for_every_clone_and_refuses_bad_entries() {
+        let client = RegistryClient::new(RegistryConfig::default());
+        let clone = client.clone();
+        let key = |c: &RegistryClient| {
+            Endpoint::for_registry("10.1.2.3:5000", &c.endpoints().insecure).key()
+        };
+        assert_eq!(key(&clone), "https://10.1.2.3:5000/");
+        let cfg = RegistryConfig {
+            mirrors: vec!["http://127.0.0.1:5000".into()],
+            insecure: vec!["10.0.0.0/8".into()],
+        };
+        client.reconfigure(cfg.clone()).unwrap();
+        assert_eq!(clone.config(), cfg);
+        assert_eq!(clone.endpoints().mirrors.len(), 1);
+        assert_eq!(key(&clone), "http://10.1.2.3:5000/");
+        // a bad mirror or insecure entry changes nothing, and the error names it
+        for bad in [
+            RegistryConfig {
+                mirrors: vec!["ftp://x".into()],
+                insecure: vec![],
+            },
+            RegistryConfig {
+                mirrors: vec![],
+                insecure: vec!["10.0.0.0/40".into()],
+            },
+        ] {
+            let err = client.reconfigure(bad.clone()).unwrap_err().to_string();
+            let named = bad.mirrors.first().or(bad.insecure.first()).unwrap();
+            assert!(err.contains(named.as_str()), "{err}");
+            assert_eq!(client.config(), cfg);
+        }
+        client.reconfigure(RegistryConfig::default()).unwrap();
+        assert!(clone.endpoints().mirrors.is_empty());
     }
 
     /// The manager runs these on spawned tasks.

@@ -213,12 +213,8 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
     let net_host = input.netns == NetNs::Host;
     options::check_sysctls(&host.sysctls, modes.ipc == Ipc::Host, net_host)?;
     let rich = RichMode::of(config)?;
-    let mut cap_add = host.cap_add.clone().unwrap_or_default();
-    if let Some(mode) = rich {
-        cap_add.extend(mode.extra_caps().iter().map(|c| c.to_string()));
-    }
     let caps = caps::capability_set(
-        &cap_add,
+        host.cap_add.as_deref().unwrap_or_default(),
         host.cap_drop.as_deref().unwrap_or_default(),
         host.privileged,
     )?;
@@ -232,7 +228,9 @@ pub fn generate(input: &SpecInput) -> Result<Spec, SpecError> {
     if let Some(mode) = rich {
         args = mode.args(input.rootfs, args)?;
     }
-    let init = input.init_path.filter(|_| rich.is_none_or(RichMode::uses_pouch_init));
+    let init = input
+        .init_path
+        .filter(|_| rich.is_none_or(RichMode::uses_pouch_init));
     if init.is_some() {
         args.splice(0..0, [INIT_PATH.to_string(), "--".to_string()]);
     }

@@ -1,6 +1,6 @@
 //! Container routes: create, list, prune, inspect, the lifecycle verbs (start, stop, restart,
-//! kill, pause, unpause, remove), rename, update, top, resize, changes, wait and attach. Logs
-//! and stats are in `logs`, the filesystem routes (archive, export) in `archive`.
+//! kill, pause, unpause, remove), rename, update, upgrade, top, resize, changes, wait and
+//! attach. Logs and stats are in `logs`, the filesystem routes (archive, export) in `archive`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,7 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pouch_api::container::{ContainerCreateBody, ContainerUpdate};
+use pouch_api::container::{ContainerCreateBody, ContainerUpdate, ContainerUpgradeConfig};
 use pouch_api::error::ErrorBody;
 use pouch_api::ApiError;
 use pouch_engine::containers::{AttachOptions, ListOptions};
@@ -170,6 +170,14 @@ pub async fn update(State(engine): State<AppState>, Path(id): Path<String>, body
     let update: ContainerUpdate = json_body(&body, "container update")?;
     let resp = engine.update_container(&id, update).await?;
     Ok(json(&resp))
+}
+
+/// `POST /containers/{id}/upgrade` (Pouch): `200` once the container runs on the new image
+/// (or, stopped, has it); `404` naming a missing image.
+pub async fn upgrade(State(engine): State<AppState>, Path(id): Path<String>, body: Bytes) -> Reply {
+    let config: ContainerUpgradeConfig = json_body(&body, "container upgrade config")?;
+    engine.upgrade_container(&id, config).await?;
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `GET /containers/{id}/top?ps_args=`.

@@ -4,11 +4,13 @@
 
 mod archive;
 mod containers;
+mod daemon;
 mod events;
 mod exec;
 mod hijack;
 mod images;
 mod logs;
+mod lxcfs;
 mod networks;
 mod query;
 mod stream;
@@ -50,6 +52,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/system/df", get(system::df))
         .route("/swarm/leave", post(system::swarm_leave))
         .route("/plugins", get(system::plugins))
+        .route("/daemon/update", post(daemon::update))
         // images.rs
         .route("/images/json", get(images::list))
         .route("/images/create", post(images::create))
@@ -80,6 +83,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/update", post(containers::update))
+        .route("/containers/{id}/upgrade", post(containers::upgrade))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/changes", get(containers::changes))
@@ -94,6 +98,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
                 .put(archive::put),
         )
         .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/remount-lxcfs", post(lxcfs::remount))
         // exec.rs
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(exec::start))
