@@ -63,7 +63,11 @@ pub fn build_request(
 
 /// Pulls `image` (tag `latest` by default) showing the progress on stderr, as `docker run`
 /// and `docker create` do.
-async fn pull_image(client: &Client, reference: &Reference, quiet: bool) -> anyhow::Result<()> {
+pub(crate) async fn pull_image(
+    client: &Client,
+    reference: &Reference,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let auth = super::registry_auth(&reference.registry)?;
     let tag = match &reference.digest {
         Some(d) => d.clone(),

@@ -3,12 +3,9 @@
 //! fresh root filesystem from IMAGE (pulled first when missing, with the progress on stderr as
 //! `pouch run` shows it); a running container restarts on it. Prints the container's name.
 
-use futures_util::StreamExt;
 use pouch_api::container::ContainerUpgradeConfig;
 use pouch_api::reference::Reference;
 use pouch_client::Client;
-
-use crate::progress::{PlainLog, ProgressError};
 
 #[derive(Debug, clap::Args)]
 pub struct UpgradeArgs {
@@ -40,43 +37,16 @@ impl UpgradeArgs {
     }
 }
 
-/// Pulls `reference` showing the progress on stderr, as `pouch run` does for a missing image.
-async fn pull_missing(client: &Client, reference: &Reference) -> anyhow::Result<()> {
-    eprintln!("Unable to find image '{}' locally", reference.familiar());
-    let auth = super::registry_auth(&reference.registry)?;
-    let tag = match &reference.digest {
-        Some(d) => d.clone(),
-        None => reference.tag_or_latest().to_string(),
-    };
-    let mut stream = client
-        .pull(&reference.full_repo(), &tag, auth.as_ref())
-        .await?;
-    let mut log = PlainLog::default();
-    while let Some(item) = stream.next().await {
-        let m = item.map_err(ProgressError::Client)?;
-        if let Some(err) = m
-            .error_detail
-            .as_ref()
-            .map(|d| d.message.clone())
-            .filter(|s| !s.is_empty())
-            .or_else(|| m.error.clone())
-        {
-            return Err(ProgressError::Stream(err).into());
-        }
-        for line in log.lines(&m) {
-            eprintln!("{line}");
-        }
-    }
-    Ok(())
-}
-
 pub async fn run(client: &Client, args: UpgradeArgs) -> anyhow::Result<()> {
     let name = &args.args[0];
     match client.image_inspect(&args.image).await {
         Ok(_) => {}
         // Only a reference can be pulled; an id that is not found stays an error.
         Err(e) if e.is_not_found() => match Reference::parse(&args.image) {
-            Ok(reference) => pull_missing(client, &reference).await?,
+            Ok(reference) => {
+                eprintln!("Unable to find image '{}' locally", reference.familiar());
+                super::create::pull_image(client, &reference, false).await?
+            }
             Err(_) => return Err(e.into()),
         },
         Err(e) => return Err(e.into()),

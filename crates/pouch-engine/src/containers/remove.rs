@@ -95,6 +95,15 @@ impl Containers {
         pouch_sys::mount::unmount(&rootfs)
             .map_err(|e| internal(format!("cannot unmount the container's root: {e}")))?;
         self.snapshots.remove_rw(id).map_err(internal)?;
+        // What an upgrade interrupted by a daemon crash may have left (`rw-<id>new/old`).
+        for key in [super::upgrade::new_key(id), super::upgrade::old_key(id)] {
+            if !self.snapshots.rw(&key).is_ok_and(|rw| rw.dir.exists()) {
+                continue;
+            }
+            if let Err(e) = self.snapshots.remove_rw(&key) {
+                tracing::warn!(id, "cannot remove the upgrade snapshot {key}: {e}");
+            }
+        }
         remove_path(&self.paths.bundle(id));
         remove_path(&self.paths.state_dir(id));
         Ok(())

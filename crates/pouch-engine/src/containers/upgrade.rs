@@ -134,11 +134,11 @@ struct Swap {
 }
 
 /// Snapshot keys of the new and the old read-write layer while an upgrade runs.
-fn new_key(id: &str) -> String {
+pub(super) fn new_key(id: &str) -> String {
     format!("{id}new")
 }
 
-fn old_key(id: &str) -> String {
+pub(super) fn old_key(id: &str) -> String {
     format!("{id}old")
 }
 

@@ -11,6 +11,7 @@
 //! (bench/run.sh builds the release binaries and runs this with POUCH_BIN_DIR set.)
 
 mod engines;
+mod extras;
 mod phases;
 
 use std::fs;
@@ -147,6 +148,8 @@ struct Figures {
     removed: Option<f64>,
     /// `run --rm true` medians on the default bridge and with `--network none`.
     network: Option<(f64, f64)>,
+    /// `run --rm true` medians with an init wrapper (`--rich` / `--init`) and without.
+    init: Option<(f64, f64)>,
 }
 
 impl Figures {
@@ -181,6 +184,10 @@ impl Figures {
     fn network_cost(&self) -> Option<String> {
         self.network
             .map(|(bridge, none)| format!("+{:.0} ms", (bridge - none) * 1000.0))
+    }
+    fn init_cost(&self) -> Option<String> {
+        self.init
+            .map(|(with, plain)| format!("{:+.0} ms", (with - plain) * 1000.0))
     }
 }
 
@@ -505,11 +512,15 @@ fn main() -> Result<()> {
         let d = Daemon::start(&bins, DaemonOptions::default())?;
         let e = pouch_engine(&bins, &d);
         e.import(&tar)?;
-        let r =
-            measure(&e, &args, &mut pouch).and_then(|()| network_cost(&e, args.runs, &mut pouch));
+        let r = measure(&e, &args, &mut pouch)
+            .and_then(|()| network_cost(&e, args.runs, &mut pouch))
+            .and_then(|()| extras::init_cost(&e, args.runs, &mut pouch));
         if let Err(err) = r {
             bail!("{err:#}\n{}", tail(&d.log(), 30));
         }
+    }
+    if let Err(err) = extras::pouch_only(&bins, &tar, args.runs) {
+        println!("  no initscript/lxcfs figures: {err:#}");
     }
     if let Err(err) = pouch_phases(&bins, &tar) {
         println!("  no phase breakdown: {err:#}");
@@ -537,7 +548,8 @@ fn main() -> Result<()> {
             info.out()
         );
         e.import(&tar)?;
-        measure(&e, &args, &mut docker)
+        measure(&e, &args, &mut docker)?;
+        extras::init_cost(&e, args.runs, &mut docker)
     });
     if let Err(err) = r {
         println!("  docker not measured (or only in part): {err:#}");
@@ -567,7 +579,8 @@ fn main() -> Result<()> {
         e.import(&tar)?;
         pm.pick_ulimits()?;
         let e = pm.engine();
-        measure(&e, &args, &mut podman)
+        measure(&e, &args, &mut podman)?;
+        extras::init_cost(&e, args.runs, &mut podman)
     });
     if let Err(err) = r {
         println!("  podman not measured (or only in part): {err:#}");
@@ -584,6 +597,7 @@ fn main() -> Result<()> {
         ("daemon RSS MiB (before>after)".into(), Figures::daemon),
         (format!("rm -f {n} (total)"), Figures::removed),
         ("bridge vs --network none".into(), Figures::network_cost),
+        ("init (--rich; others --init)".into(), Figures::init_cost),
     ];
     println!();
     println!("{:<32}{:<14}{:<14}{:<14}", "", "pouch", "docker", "podman");
