@@ -188,6 +188,8 @@ fn lxcfs_shows_the_containers_limits() {
         "/sys/devices/system/cpu/online",
     ]);
     assert_eq!(online.ok().out(), "0", "{online}");
+    let nproc = run(&["--enableLxcfs", "--cpuset-cpus", "0", "busybox", "nproc"]);
+    assert_eq!(nproc.ok().out(), "1", "{nproc}");
     if host_cpus > 1 {
         let plain = run(&[
             "--cpuset-cpus",
