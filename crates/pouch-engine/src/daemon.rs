@@ -231,37 +231,10 @@ impl Engine {
     }
 }
 
-/// The key of a label `key=value` (or of a bare `key`).
-fn label_key(label: &str) -> &str {
-    label.split_once('=').map_or(label, |(k, _)| k)
-}
-
-/// `current` after `edits`: `k=v` sets k (in place, dropping other entries of k, or at the
-/// end), `k` removes every entry of k (nothing when there is none).
+/// `current` after `edits` (the rule of [`crate::edits`]).
 fn edit_labels(current: &[String], edits: &[String]) -> Result<Vec<String>, DaemonError> {
     let mut out = current.to_vec();
-    for edit in edits {
-        let key = label_key(edit);
-        if key.is_empty() || key.chars().any(char::is_whitespace) {
-            return Err(DaemonError::Label(edit.clone()));
-        }
-        if !edit.contains('=') {
-            out.retain(|l| label_key(l) != key);
-            continue;
-        }
-        match out.iter().position(|l| label_key(l) == key) {
-            Some(first) => {
-                out[first] = edit.clone();
-                let mut i = 0;
-                out.retain(|l| {
-                    let keep = i == first || label_key(l) != key;
-                    i += 1;
-                    keep
-                });
-            }
-            None => out.push(edit.clone()),
-        }
-    }
+    crate::edits::apply(&mut out, edits).map_err(DaemonError::Label)?;
     Ok(out)
 }
 

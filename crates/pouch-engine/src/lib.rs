@@ -6,6 +6,7 @@
 
 pub mod containers;
 mod daemon;
+mod edits;
 mod host;
 mod images;
 mod networks;

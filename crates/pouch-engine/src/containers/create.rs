@@ -154,7 +154,7 @@ impl Containers {
             t.by_id.insert(id.clone(), c.clone());
         }
         self.event(&c, "create", &[]);
-        self.mounts_created(&c, &undo.volumes);
+        self.mounts_created(&c.id, &c.with_record(|r| r.mounts.clone()), &undo.volumes);
         tracing::debug!(id = %id, name = %name, "container created");
         warnings.retain(|w| !w.is_empty());
         Ok(ContainerCreateResponse { id, warnings })
@@ -201,8 +201,7 @@ impl Containers {
         quota_id: Option<u32>,
         undo: &mut Undo,
     ) -> Result<(), ApiError> {
-        let rw = self
-            .snapshots
+        self.snapshots
             .create_rw_with_quota_id(id, quota_id)
             .map_err(internal)?;
         undo.snapshot = true;
@@ -215,15 +214,7 @@ impl Containers {
             super::network::write_network_files(&bundle, config, host, None, false)?;
         }
         fault::check("create.bundle")?;
-        let lowers: Vec<PathBuf> = if lower_dirs.is_empty() {
-            let empty = bundle.join("empty-lower");
-            std::fs::create_dir_all(&empty).map_err(internal)?;
-            vec![empty]
-        } else {
-            lower_dirs.to_vec()
-        };
-        pouch_sys::mount::mount_overlay(&lowers, &rw.upper, &rw.work, &bundle.join("rootfs"))
-            .map_err(|e| internal(format!("cannot mount the root filesystem: {e}")))?;
+        self.mount_rootfs(id, lower_dirs)?;
         undo.mount = Some(bundle.join("rootfs"));
         fault::check("create.mount")
     }
@@ -254,13 +245,23 @@ impl Containers {
         if pouch_sys::mount::is_mount_point(&target) {
             return Ok(());
         }
-        let rw = self.snapshots.create_rw(&c.id).map_err(internal)?;
-        let mut lowers = c.with_record(|r| r.lower_dirs.clone());
-        if lowers.is_empty() {
-            let empty = self.paths.bundle(&c.id).join("empty-lower");
+        self.snapshots.create_rw(&c.id).map_err(internal)?;
+        self.mount_rootfs(&c.id, &c.with_record(|r| r.lower_dirs.clone()))
+    }
+
+    /// Mounts the overlay of `lower_dirs` (top-most first; none: an empty dir) and the
+    /// container's read-write snapshot at its rootfs (create, a remount after a reboot, and
+    /// `upgrade`).
+    pub(super) fn mount_rootfs(&self, id: &str, lower_dirs: &[PathBuf]) -> Result<(), ApiError> {
+        let rw = self.snapshots.rw(id).map_err(internal)?;
+        let lowers = if lower_dirs.is_empty() {
+            let empty = self.paths.bundle(id).join("empty-lower");
             std::fs::create_dir_all(&empty).map_err(internal)?;
-            lowers.push(empty);
-        }
+            vec![empty]
+        } else {
+            lower_dirs.to_vec()
+        };
+        let target = self.paths.rootfs(id);
         std::fs::create_dir_all(&target).map_err(internal)?;
         pouch_sys::mount::mount_overlay(&lowers, &rw.upper, &rw.work, &target)
             .map_err(|e| internal(format!("cannot mount the root filesystem: {e}")))

@@ -24,7 +24,7 @@ use pouch_volume::{MountKind, MountSpec, VolumeError, VolumeManager};
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 use super::record::ContainerRecord;
-use super::{fault, internal, Container, Containers};
+use super::{fault, internal, Containers};
 
 /// One mount of a create body, checked, not yet made.
 pub(super) enum Planned {
@@ -286,18 +286,18 @@ impl Containers {
 
     /// Publishes the volume events of a create that succeeded: `create` for each new
     /// volume, `mount` for each volume mount.
-    pub(super) fn mounts_created(&self, c: &Container, undo: &VolumeUndo) {
+    pub(super) fn mounts_created(&self, id: &str, mounts: &[MountPoint], undo: &VolumeUndo) {
         for (name, driver) in &undo.created {
             let attrs = BTreeMap::from([("driver".to_string(), driver.clone())]);
             self.events.publish("volume", "create", name, attrs);
         }
-        for m in c.with_record(|r| r.mounts.clone()) {
+        for m in mounts {
             if m.kind != "volume" {
                 continue;
             }
             let attrs = BTreeMap::from([
                 ("driver".to_string(), m.driver.clone()),
-                ("container".to_string(), c.id.clone()),
+                ("container".to_string(), id.to_string()),
                 ("destination".to_string(), m.destination.clone()),
                 ("read/write".to_string(), m.rw.to_string()),
                 ("propagation".to_string(), m.propagation.clone()),

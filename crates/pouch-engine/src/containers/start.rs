@@ -62,9 +62,7 @@ impl Containers {
         let bundle = self.paths.bundle(&id);
         let state_dir = self.paths.state_dir(&id);
         let cgroups_path = cgroups_path(&rec.host_config.resources.cgroup_parent, &id);
-        let init = rec.host_config.resources.init.unwrap_or(false)
-            || pouch_runtime::spec::RichMode::of(&rec.config)
-                .is_ok_and(|m| m.is_some_and(pouch_runtime::spec::RichMode::uses_pouch_init));
+        let init = pouch_runtime::spec::wants_init(&rec.config, &rec.host_config);
         let net_began = Instant::now();
         let net = match self.attach_network(c).await {
             Ok(n) => n,

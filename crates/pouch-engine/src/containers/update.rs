@@ -202,32 +202,18 @@ impl Containers {
     }
 }
 
-/// Pouch's update rule for env and labels: `K=v` sets K (`K=` sets it empty), `K` removes it.
+/// Pouch's update rule for env and labels ([`crate::edits`]); a bad entry is a 400 naming
+/// `flag`.
 fn apply_assignments(
     cur: &mut Vec<String>,
     changes: &[String],
     flag: &str,
 ) -> Result<(), ApiError> {
-    for change in changes {
-        let key = change.split_once('=').map_or(change.as_str(), |(k, _)| k);
-        if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(ApiError::invalid(format!(
-                "invalid {flag} {change:?}: want KEY=VALUE to set, or KEY to remove"
-            )));
-        }
-        let pos = cur
-            .iter()
-            .position(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) == key);
-        match (pos, change.contains('=')) {
-            (Some(i), true) => cur[i] = change.clone(),
-            (Some(i), false) => {
-                cur.remove(i);
-            }
-            (None, true) => cur.push(change.clone()),
-            (None, false) => {}
-        }
-    }
-    Ok(())
+    crate::edits::apply(cur, changes).map_err(|change| {
+        ApiError::invalid(format!(
+            "invalid {flag} {change:?}: want KEY=VALUE to set, or KEY to remove"
+        ))
+    })
 }
 
 /// Docker's update rule: a field the request sets (non-zero) replaces the container's.

@@ -12,7 +12,7 @@
 //! order: the old snapshot, mount, record and state (running again if it ran), and removes
 //! the new snapshot. Only after a success is the old snapshot removed. See docs/upgrade.md.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -273,16 +273,7 @@ impl Containers {
         {
             tracing::warn!(id = %c.id, "upgrade: cannot remove the old root filesystem: {}", e.message);
         }
-        for m in new_mounts.iter().filter(|m| m.kind == "volume") {
-            let attrs = BTreeMap::from([("driver".to_string(), m.driver.clone())]);
-            self.events.publish("volume", "create", &m.name, attrs);
-            let attrs = BTreeMap::from([
-                ("driver".to_string(), m.driver.clone()),
-                ("container".to_string(), c.id.clone()),
-                ("destination".to_string(), m.destination.clone()),
-            ]);
-            self.events.publish("volume", "mount", &m.name, attrs);
-        }
+        self.mounts_created(&c.id, &new_mounts, &swap.volumes);
         self.event(&c, "upgrade", &[("oldImage", old.image_name.clone())]);
         tracing::info!(id = %c.id, from = %old.image_name, to = %target.image_name, "container upgraded");
         Ok(())
@@ -442,23 +433,6 @@ impl Containers {
         let mounts = self.make_mounts(planned, &rootfs, &mut swap.volumes)?;
         fault::check("upgrade.rootfs")?;
         Ok(mounts)
-    }
-
-    /// Mounts the overlay of `lower_dirs` and the container's read-write snapshot at its
-    /// rootfs.
-    fn mount_rootfs(&self, id: &str, lower_dirs: &[PathBuf]) -> Result<(), ApiError> {
-        let rw = self.snapshots.rw(id).map_err(internal)?;
-        let lowers = if lower_dirs.is_empty() {
-            let empty = self.paths.bundle(id).join("empty-lower");
-            std::fs::create_dir_all(&empty).map_err(internal)?;
-            vec![empty]
-        } else {
-            lower_dirs.to_vec()
-        };
-        let target = self.paths.rootfs(id);
-        std::fs::create_dir_all(&target).map_err(internal)?;
-        pouch_sys::mount::mount_overlay(&lowers, &rw.upper, &rw.work, &target)
-            .map_err(|e| internal(format!("cannot mount the root filesystem: {e}")))
     }
 
     /// Undoes `upgrade_swap` in reverse order and removes the new snapshot (blocking).
@@ -687,6 +661,7 @@ fn upgraded_config(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn img(env: &[&str], entrypoint: Option<&[&str]>, cmd: &[&str]) -> ImageConfig {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();

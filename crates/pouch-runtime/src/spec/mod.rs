@@ -154,6 +154,15 @@ fn container_env(config: &ContainerConfig) -> Vec<String> {
     env
 }
 
+/// Whether the container runs pouch-init as PID 1 (the engine then passes
+/// [`SpecInput::init_path`]): `--init`, or a rich container in dumb-init mode.
+pub fn wants_init(config: &ContainerConfig, host: &HostConfig) -> bool {
+    match RichMode::of(config) {
+        Ok(Some(mode)) => mode.uses_pouch_init(),
+        _ => host.resources.init.unwrap_or(false),
+    }
+}
+
 /// The environment of the container's process: [`container_env`] plus a rich container's
 /// variables. Also what an update of the env writes into the spec for later execs.
 pub fn process_env(config: &ContainerConfig) -> Result<Vec<String>, SpecError> {
