@@ -15,7 +15,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, EnvFilter, Registry};
 
-use crate::config::{ConfigError, ConfigFile};
+use crate::config::ConfigError;
+use crate::config_file::ConfigFile;
 
 /// The filter of `--debug`: debug for pouch's own crates, info for the rest.
 const DEBUG_FILTER: &str = "info,pouchd=debug,pouch_engine=debug,pouch_image=debug,pouch_store=debug,pouch_snapshot=debug,pouch_network=debug,pouch_volume=debug,pouch_quota=debug";

@@ -4,6 +4,7 @@
 //! remove the sockets and the pidfile, and exit 0.
 
 mod config;
+mod config_file;
 mod live;
 mod router;
 mod runtimes;
@@ -91,7 +92,7 @@ async fn run(cfg: DaemonConfig, log: live::LogControl) -> anyhow::Result<()> {
     })?;
     // `POST /daemon/update` writes its changes into the config file and switches the log
     engine.set_daemon_hooks(Arc::new(live::LiveUpdates::new(
-        config::ConfigFile::of(&cfg),
+        config_file::ConfigFile::of(&cfg),
         log,
     )))?;
     engine.restore_containers().await;

@@ -50,7 +50,8 @@ mod tests {
     use serde_json::json;
 
     use super::super::test_engine::api;
-    use crate::config::{ConfigFile, DaemonConfig};
+    use crate::config::DaemonConfig;
+    use crate::config_file::ConfigFile;
     use crate::live::{tests::detached_log, LiveUpdates};
 
     /// The router over an engine whose updates go to a config file made from `args`
