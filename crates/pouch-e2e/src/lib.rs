@@ -8,6 +8,9 @@
 //! - [`daemon`]: a `pouchd` on temporary directories with `pouch` and `docker` runners;
 //! - [`cmd`]: running commands with a timeout, capturing their output;
 //! - [`lxcfs`]: an lxcfs of one test, restartable, always unmounted;
+//! - [`debian`] and [`ssh`]: the Debian image with systemd and sshd (debootstrap, cached),
+//!   and logging in to containers over ssh;
+//! - [`http`]: raw HTTP requests to pouchd's socket;
 //! - [`setup`]: the set-ups the end-to-end tests share.
 //!
 //! Tests skip (print why and return) when they cannot run: not root, or a binary missing.
@@ -28,6 +31,7 @@ pub mod proxy;
 pub mod pty;
 pub mod registry;
 pub mod setup;
+pub mod ssh;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pouch_e2e::debian::{self, SshKey};
+use pouch_e2e::debian;
 use pouch_e2e::netenv::Outside;
+use pouch_e2e::ssh::{self, SshKey};
 use pouch_e2e::{setup, skip, wait_for, Must};
 
 #[test]
@@ -100,7 +101,7 @@ fn ssh_key_and_authorized_keys_dir() {
     // Nothing listens on this port: the wait gives up at its deadline with the reason.
     let port = pouch_e2e::dead_port();
     let t = Instant::now();
-    let err = debian::wait_for_port("127.0.0.1", port, Duration::from_millis(500)).unwrap_err();
+    let err = ssh::wait_for_port("127.0.0.1", port, Duration::from_millis(500)).unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(5));
     assert!(err.to_string().contains(&port.to_string()), "{err:#}");
 }
@@ -173,14 +174,14 @@ fn debian_image_under_pouchd_with_an_ssh_login() {
     ])
     .ok();
     let ip = debian::container_ip(&d, "sshd").expect("sshd container has an address");
-    debian::wait_for_ssh(&ip, &key.private, Duration::from_secs(30)).must("ssh login");
-    let out = debian::ssh(&ip, &key.private, "cat /etc/debian_version; id -u");
+    ssh::wait_for_ssh(&ip, &key.private, Duration::from_secs(30)).must("ssh login");
+    let out = ssh::ssh(&ip, &key.private, "cat /etc/debian_version; id -u");
     assert!(
         out.ok().out().starts_with("12.") && out.out().ends_with('0'),
         "{out}"
     );
     let other = SshKey::generate().must("generate a second key");
-    let refused = debian::ssh(&ip, &other.private, "true");
+    let refused = ssh::ssh(&ip, &other.private, "true");
     assert_eq!(refused.code, Some(255), "{refused}");
     assert!(refused.stderr.contains("Permission denied"), "{refused}");
     d.pouch(&["rm", "-f", "sshd"]).ok();
@@ -280,8 +281,8 @@ fn systemd_boots_the_image_under_plain_runc() {
 
     // A key login from the host over the veth, to a shell whose PID 1 is systemd.
     let ip = b._outside.addr.clone();
-    debian::wait_for_ssh(&ip, &key.private, Duration::from_secs(30)).must("ssh login");
-    let out = debian::ssh(&ip, &key.private, "cat /proc/1/comm; free -m | head -1");
+    ssh::wait_for_ssh(&ip, &key.private, Duration::from_secs(30)).must("ssh login");
+    let out = ssh::ssh(&ip, &key.private, "cat /proc/1/comm; free -m | head -1");
     assert!(out.ok().stdout.starts_with("systemd\n"), "{out}");
     assert!(out.stdout.contains("total"), "{out}");
 

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use pouch_e2e::debian::{self, SshKey};
+use pouch_e2e::debian;
+use pouch_e2e::ssh::{self, SshKey};
 use pouch_e2e::{setup, wait_for, Must};
 
 #[test]
@@ -77,21 +78,21 @@ fn systemd_boots_and_ssh_logs_in() {
 
     // ssh from the host to the container's address.
     let ip = debian::container_ip(&d, "vm").expect("the container has an address");
-    debian::wait_for_ssh(&ip, &key.private, Duration::from_secs(60)).must("ssh login");
-    let out = debian::ssh(
+    ssh::wait_for_ssh(&ip, &key.private, Duration::from_secs(60)).must("ssh login");
+    let out = ssh::ssh(
         &ip,
         &key.private,
         "cat /proc/1/comm; systemctl is-active ssh",
     );
     assert_eq!(out.ok().out(), "systemd\nactive", "{out}");
     // A login shell sees the container's environment (/etc/profile.d/pouchenv.sh).
-    let out = debian::ssh(&ip, &key.private, "bash -lc 'echo $GREETING'");
+    let out = ssh::ssh(&ip, &key.private, "bash -lc 'echo $GREETING'");
     assert_eq!(out.ok().out(), "from pouch");
     // The initscript ran inside the container before systemd.
-    let out = debian::ssh(&ip, &key.private, "cat /etc/pouch-prepared");
+    let out = ssh::ssh(&ip, &key.private, "cat /etc/pouch-prepared");
     assert_eq!(out.ok().out(), "prepared");
     // systemctl shows a running system with its units.
-    let out = debian::ssh(
+    let out = ssh::ssh(
         &ip,
         &key.private,
         "systemctl list-units --type=service --state=running --no-legend --plain",
