@@ -107,6 +107,12 @@ impl Engine {
         self.containers.upgrade(name, config).await
     }
 
+    /// `POST /containers/{id}/remount-lxcfs`: fresh lxcfs binds in a running container (see
+    /// docs/lxcfs.md).
+    pub async fn remount_lxcfs(&self, name: &str) -> Result<(), ApiError> {
+        self.containers.remount_lxcfs(name).await
+    }
+
     /// Validates and registers a wait; the caller flushes its headers, then awaits it.
     pub async fn wait_container(
         &self,

@@ -394,13 +394,6 @@ impl Containers {
     }
 }
 
-impl crate::Engine {
-    /// `POST /containers/{id}/remount-lxcfs` (see [`Containers::remount_lxcfs`]).
-    pub async fn remount_lxcfs(&self, name: &str) -> Result<(), ApiError> {
-        self.containers.remount_lxcfs(name).await
-    }
-}
-
 /// The watcher's loop (see the module doc).
 fn watch(weak: Weak<Containers>) {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
